@@ -1,0 +1,2 @@
+//! Cairn's HTTP/1.1.
+pub mod proto;
