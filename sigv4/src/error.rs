@@ -1,0 +1,336 @@
+//! The one error type of this crate, with the S3 error code and HTTP status each variant answers
+//! with (S3 API reference, "Error responses": <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>).
+
+use crate::checksum::ChecksumAlgorithm;
+
+/// Why a request (or its body) failed authentication or integrity checks.
+///
+/// Every variant maps to one S3 error code ([`AuthError::s3_code`]) and HTTP status
+/// ([`AuthError::http_status`]); the fields are what the XML error body needs. Large payloads
+/// are boxed so that `Result<_, AuthError>` stays small on the per-chunk hot path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The `Authorization` header is not of the form AWS defines.
+    #[error("The authorization header is malformed; {message}")]
+    AuthorizationHeaderMalformed {
+        /// What is wrong.
+        message: String,
+    },
+    /// The credential scope names a region this server does not serve.
+    #[error("{} the region '{region}' is wrong; expecting '{expected}'", if *.presigned { "Error parsing the X-Amz-Credential parameter;" } else { "The authorization header is malformed;" })]
+    WrongRegion {
+        /// The region the client signed for.
+        region: String,
+        /// The region this server expects (the first configured one).
+        expected: String,
+        /// Whether the credential came from a presigned URL (changes the S3 code).
+        presigned: bool,
+    },
+    /// The `X-Amz-*` query parameters of a presigned URL are malformed.
+    #[error("{message}")]
+    AuthorizationQueryParametersError {
+        /// What is wrong.
+        message: String,
+    },
+    /// The access key id is not known (the daemon raises this after its key lookup).
+    #[error("The AWS Access Key Id you provided does not exist in our records.")]
+    InvalidAccessKeyId {
+        /// The key id the client sent.
+        access_key_id: String,
+    },
+    /// The signature the client sent is not the one the server computed.
+    #[error("The request signature we calculated does not match the signature you provided. Check your key and signing method.")]
+    SignatureDoesNotMatch(Box<SignatureMismatch>),
+    /// The request time is more than the allowed skew away from the server's clock.
+    #[error("The difference between the request time and the current time is too large.")]
+    RequestTimeTooSkewed {
+        /// The request's time (unix seconds).
+        request_time: i64,
+        /// The server's time (unix seconds).
+        server_time: i64,
+        /// The allowed skew in seconds.
+        max_skew_secs: i64,
+    },
+    /// `verify` called for an anonymous request (the daemon answers `AccessDenied`).
+    #[error("Access Denied")]
+    AnonymousAccessDenied,
+    /// A presigned URL past its expiry.
+    #[error("Request has expired")]
+    RequestExpired {
+        /// When the URL expired (unix seconds).
+        expires_at: i64,
+        /// The server's time (unix seconds).
+        server_time: i64,
+    },
+    /// A presigned URL dated further in the future than the allowed skew.
+    #[error("Request is not valid yet")]
+    RequestNotYetValid {
+        /// The URL's `X-Amz-Date` (unix seconds).
+        request_time: i64,
+        /// The server's time (unix seconds).
+        server_time: i64,
+    },
+    /// Neither a valid `x-amz-date` nor a valid `Date` header.
+    #[error("AWS authentication requires a valid Date or x-amz-date header")]
+    MissingDate,
+    /// `host` or an `x-amz-*` header was sent but not signed.
+    #[error("There were headers present in the request which were not signed")]
+    HeadersNotSigned {
+        /// The unsigned header names, `,`-separated (the XML `HeadersNotSigned` element).
+        headers: String,
+    },
+    /// Header auth without `x-amz-content-sha256`.
+    #[error("Missing required header for this request: x-amz-content-sha256")]
+    MissingContentSha256,
+    /// An `x-amz-content-sha256` value that is neither a hash nor a known mode.
+    #[error("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.")]
+    InvalidContentSha256,
+    /// The body's SHA-256 is not the one announced in `x-amz-content-sha256`.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch {
+        /// What the client announced (hex).
+        client_computed: String,
+        /// What the server computed (hex).
+        s3_computed: String,
+    },
+    /// Both an `Authorization` header and query-string authentication.
+    #[error("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")]
+    MultipleAuthMechanisms,
+    /// An `Authorization` scheme this server does not implement (e.g. SigV4a).
+    #[error("Unsupported Authorization Type")]
+    UnsupportedAuthorizationType,
+    /// A security token (temporary credentials): Cairn issues none, so none is valid.
+    #[error("The provided token is malformed or otherwise invalid.")]
+    InvalidToken,
+    /// A request-level rule of S3 broken (`InvalidRequest`), with AWS's message.
+    #[error("{message}")]
+    InvalidRequest {
+        /// AWS's wording of the rule.
+        message: String,
+    },
+    /// The `x-amz-checksum-*` value (header or trailer) is not valid base64 of the right size.
+    #[error("Value for {} header is invalid.", .algorithm.header_name())]
+    InvalidChecksum {
+        /// Which checksum.
+        algorithm: ChecksumAlgorithm,
+    },
+    /// The body does not have the checksum the client announced.
+    #[error("The {} you specified did not match the calculated checksum.", .algorithm.s3_name())]
+    BadDigest {
+        /// Which checksum.
+        algorithm: ChecksumAlgorithm,
+    },
+    /// The body ended before all announced bytes (or an announced trailer) arrived.
+    #[error(
+        "You did not provide the number of bytes specified by the Content-Length HTTP header."
+    )]
+    IncompleteBody,
+    /// More decoded bytes than `x-amz-decoded-content-length` announced.
+    #[error("The decoded content is longer than x-amz-decoded-content-length ({expected} bytes).")]
+    DecodedLengthExceeded {
+        /// The announced decoded length.
+        expected: u64,
+    },
+    /// The aws-chunked framing is broken.
+    #[error("Malformed aws-chunked encoding: {reason}")]
+    MalformedChunkedEncoding {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A chunk metadata line longer than [`crate::chunked::MAX_CHUNK_META_BYTES`].
+    #[error("An aws-chunked chunk metadata line exceeds {limit} bytes.")]
+    ChunkMetaTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// A trailer section longer than [`crate::chunked::MAX_TRAILER_BYTES`].
+    #[error("The aws-chunked trailer exceeds {limit} bytes.")]
+    TrailerTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A trailer that does not follow the schema (unknown, unannounced or ill-formed lines).
+    #[error("The request contained trailing data that was not well-formed or did not conform to our published schema.")]
+    MalformedTrailer,
+}
+
+/// What the XML body of a `SignatureDoesNotMatch` error carries.
+#[derive(Debug)]
+pub struct SignatureMismatch {
+    /// The string to sign the server computed.
+    pub string_to_sign: String,
+    /// The canonical request the server computed (empty for chunk and trailer signatures and
+    /// for SigV2, which have none).
+    pub canonical_request: String,
+    /// The signature the client sent.
+    pub signature_provided: String,
+    /// The access key id the request was signed with.
+    pub access_key_id: String,
+}
+
+impl AuthError {
+    /// The S3 error code (`<Code>` of the XML error body).
+    pub fn s3_code(&self) -> &'static str {
+        match self {
+            AuthError::AuthorizationHeaderMalformed { .. } => "AuthorizationHeaderMalformed",
+            AuthError::WrongRegion {
+                presigned: false, ..
+            } => "AuthorizationHeaderMalformed",
+            AuthError::WrongRegion {
+                presigned: true, ..
+            } => "AuthorizationQueryParametersError",
+            AuthError::AuthorizationQueryParametersError { .. } => {
+                "AuthorizationQueryParametersError"
+            }
+            AuthError::InvalidAccessKeyId { .. } => "InvalidAccessKeyId",
+            AuthError::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
+            AuthError::RequestTimeTooSkewed { .. } => "RequestTimeTooSkewed",
+            AuthError::AnonymousAccessDenied
+            | AuthError::RequestExpired { .. }
+            | AuthError::RequestNotYetValid { .. }
+            | AuthError::MissingDate
+            | AuthError::HeadersNotSigned { .. } => "AccessDenied",
+            AuthError::MissingContentSha256
+            | AuthError::InvalidRequest { .. }
+            | AuthError::InvalidChecksum { .. }
+            | AuthError::DecodedLengthExceeded { .. }
+            | AuthError::MalformedChunkedEncoding { .. }
+            | AuthError::ChunkMetaTooLong { .. } => "InvalidRequest",
+            AuthError::InvalidContentSha256
+            | AuthError::MultipleAuthMechanisms
+            | AuthError::UnsupportedAuthorizationType => "InvalidArgument",
+            AuthError::ContentSha256Mismatch { .. } => "XAmzContentSHA256Mismatch",
+            AuthError::InvalidToken => "InvalidToken",
+            AuthError::BadDigest { .. } => "BadDigest",
+            AuthError::IncompleteBody => "IncompleteBody",
+            AuthError::TrailerTooLarge { .. } | AuthError::MalformedTrailer => {
+                "MalformedTrailerError"
+            }
+        }
+    }
+
+    /// The HTTP status S3 answers this error with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AuthError::InvalidAccessKeyId { .. }
+            | AuthError::SignatureDoesNotMatch(_)
+            | AuthError::RequestTimeTooSkewed { .. }
+            | AuthError::AnonymousAccessDenied
+            | AuthError::RequestExpired { .. }
+            | AuthError::RequestNotYetValid { .. }
+            | AuthError::MissingDate
+            | AuthError::HeadersNotSigned { .. } => 403,
+            AuthError::AuthorizationHeaderMalformed { .. }
+            | AuthError::WrongRegion { .. }
+            | AuthError::AuthorizationQueryParametersError { .. }
+            | AuthError::MissingContentSha256
+            | AuthError::InvalidContentSha256
+            | AuthError::ContentSha256Mismatch { .. }
+            | AuthError::MultipleAuthMechanisms
+            | AuthError::UnsupportedAuthorizationType
+            | AuthError::InvalidToken
+            | AuthError::InvalidRequest { .. }
+            | AuthError::InvalidChecksum { .. }
+            | AuthError::BadDigest { .. }
+            | AuthError::IncompleteBody
+            | AuthError::DecodedLengthExceeded { .. }
+            | AuthError::MalformedChunkedEncoding { .. }
+            | AuthError::ChunkMetaTooLong { .. }
+            | AuthError::TrailerTooLarge { .. }
+            | AuthError::MalformedTrailer => 400,
+        }
+    }
+
+    pub(crate) fn header_malformed(message: impl Into<String>) -> Self {
+        AuthError::AuthorizationHeaderMalformed {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn query_error(message: impl Into<String>) -> Self {
+        AuthError::AuthorizationQueryParametersError {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
+        AuthError::InvalidRequest {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn mismatch(
+        string_to_sign: String,
+        canonical_request: String,
+        signature_provided: &str,
+        access_key_id: &str,
+    ) -> Self {
+        AuthError::SignatureDoesNotMatch(Box::new(SignatureMismatch {
+            string_to_sign,
+            canonical_request,
+            signature_provided: signature_provided.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_follow_s3() {
+        let e = AuthError::WrongRegion {
+            region: "eu-west-1".into(),
+            expected: "us-east-1".into(),
+            presigned: false,
+        };
+        assert_eq!(e.s3_code(), "AuthorizationHeaderMalformed");
+        assert_eq!(e.http_status(), 400);
+        assert_eq!(
+            e.to_string(),
+            "The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
+        );
+        let e = AuthError::BadDigest {
+            algorithm: ChecksumAlgorithm::Crc32,
+        };
+        assert_eq!(e.s3_code(), "BadDigest");
+        assert_eq!(
+            e.to_string(),
+            "The CRC32 you specified did not match the calculated checksum."
+        );
+        let e = AuthError::InvalidChecksum {
+            algorithm: ChecksumAlgorithm::Crc32,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Value for x-amz-checksum-crc32 header is invalid."
+        );
+        assert_eq!(AuthError::MissingContentSha256.s3_code(), "InvalidRequest");
+        assert_eq!(
+            AuthError::HeadersNotSigned {
+                headers: "x-amz-acl".into()
+            }
+            .http_status(),
+            403
+        );
+        assert_eq!(
+            AuthError::MalformedTrailer.s3_code(),
+            "MalformedTrailerError"
+        );
+        assert_eq!(
+            AuthError::RequestExpired {
+                expires_at: 0,
+                server_time: 1
+            }
+            .s3_code(),
+            "AccessDenied"
+        );
+    }
+
+    #[test]
+    fn error_stays_small() {
+        assert!(std::mem::size_of::<AuthError>() <= 64);
+    }
+}

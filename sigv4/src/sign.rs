@@ -1,0 +1,309 @@
+//! The signer for Cairn's own clients (bench, tests): SigV4 header auth, presigned URLs,
+//! aws-chunked bodies with signed chunks and trailer or unsigned with a trailer, and SigV2.
+//! It builds the same canonical forms the verifier checks (same AWS documents); time is an
+//! argument.
+
+use crate::canonical::{self, uri_encode_into, Component, ALGORITHM};
+use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
+use crate::chunked::ChunkSigningContext;
+use crate::key::{SecretKey, Signature, SigningKey};
+use crate::payload::{
+    STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD,
+};
+use crate::time::{format_amz_date, format_scope_date};
+use crate::RequestParts;
+
+/// An access key and its secret.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret: SecretKey,
+}
+
+impl Credentials {
+    /// A key pair.
+    pub fn new(access_key_id: impl Into<String>, secret: impl Into<String>) -> Credentials {
+        Credentials {
+            access_key_id: access_key_id.into(),
+            secret: SecretKey::new(secret),
+        }
+    }
+}
+
+/// What `x-amz-content-sha256` a signed request announces.
+#[derive(Debug, Clone, Copy)]
+pub enum SignPayload<'a> {
+    /// A body in memory: its SHA-256 is signed.
+    Bytes(&'a [u8]),
+    /// A precomputed lower-case hex SHA-256.
+    Sha256Hex(&'a str),
+    /// `UNSIGNED-PAYLOAD`.
+    Unsigned,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`.
+    StreamingSigned,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`.
+    StreamingSignedTrailer,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
+    StreamingUnsignedTrailer,
+}
+
+impl SignPayload<'_> {
+    fn value(&self) -> String {
+        match self {
+            SignPayload::Bytes(b) => canonical::sha256_hex(b),
+            SignPayload::Sha256Hex(h) => (*h).to_owned(),
+            SignPayload::Unsigned => UNSIGNED_PAYLOAD.to_owned(),
+            SignPayload::StreamingSigned => STREAMING_SIGNED.to_owned(),
+            SignPayload::StreamingSignedTrailer => STREAMING_SIGNED_TRAILER.to_owned(),
+            SignPayload::StreamingUnsignedTrailer => STREAMING_UNSIGNED_TRAILER.to_owned(),
+        }
+    }
+}
+
+/// The result of header signing.
+#[derive(Debug)]
+pub struct SignedRequest {
+    /// Headers to add to the request: `x-amz-date`, `x-amz-content-sha256`, `authorization`.
+    pub headers: Vec<(String, String)>,
+    /// The request signature (the seed of a signed aws-chunked body).
+    pub signature: Signature,
+    /// What signs the chunks of an aws-chunked body.
+    pub chunk_context: ChunkSigningContext,
+    /// The canonical request that was signed.
+    pub canonical_request: String,
+    /// The string that was signed.
+    pub string_to_sign: String,
+}
+
+/// Headers never signed: hop-by-hop or rewritten on the way.
+const UNSIGNED_HEADERS: &[&str] = &[
+    "authorization",
+    "user-agent",
+    "expect",
+    "transfer-encoding",
+    "connection",
+];
+
+fn signed_header_list<'a>(headers: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<String> = headers
+        .map(str::to_ascii_lowercase)
+        .filter(|n| !UNSIGNED_HEADERS.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names.join(";")
+}
+
+/// Signs `parts` (which must include `host`) with SigV4 in the `Authorization` header.
+pub fn sign_v4_header(
+    parts: &RequestParts<'_>,
+    creds: &Credentials,
+    region: &str,
+    now: i64,
+    payload: SignPayload<'_>,
+) -> SignedRequest {
+    let amz_date = format_amz_date(now);
+    let date = format_scope_date(now);
+    let payload = payload.value();
+    let mut all: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .copied()
+        .filter(|(n, _)| {
+            !n.eq_ignore_ascii_case("x-amz-date") && !n.eq_ignore_ascii_case("x-amz-content-sha256")
+        })
+        .collect();
+    all.push(("x-amz-date", &amz_date));
+    all.push(("x-amz-content-sha256", &payload));
+    let signed = signed_header_list(all.iter().map(|(n, _)| *n));
+    let full = RequestParts {
+        headers: &all,
+        ..*parts
+    };
+    let canonical_request = canonical::canonical_request(&full, &signed, &payload, false);
+    let scope = canonical::scope(&date, region, "s3");
+    let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
+    let key = SigningKey::derive(&creds.secret, &date, region, "s3");
+    let signature = key.sign(string_to_sign.as_bytes());
+    let authorization = format!(
+        "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed}, Signature={}",
+        creds.access_key_id,
+        signature.hex_string()
+    );
+    SignedRequest {
+        headers: vec![
+            ("x-amz-date".into(), amz_date.clone()),
+            ("x-amz-content-sha256".into(), payload.clone()),
+            ("authorization".into(), authorization),
+        ],
+        signature,
+        chunk_context: ChunkSigningContext {
+            key,
+            amz_date,
+            scope,
+        },
+        canonical_request,
+        string_to_sign,
+    }
+}
+
+/// Presigns `parts` (headers to sign, including `host`): returns the full query string to send,
+/// the original parameters followed by the `X-Amz-*` ones and `X-Amz-Signature`.
+pub fn presign_v4(
+    parts: &RequestParts<'_>,
+    creds: &Credentials,
+    region: &str,
+    now: i64,
+    expires_secs: u32,
+) -> String {
+    let amz_date = format_amz_date(now);
+    let date = format_scope_date(now);
+    let scope = canonical::scope(&date, region, "s3");
+    let signed = signed_header_list(parts.headers.iter().map(|(n, _)| *n));
+    let mut query = String::from(parts.query);
+    let mut add = |name: &str, value: &str| {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(name);
+        query.push('=');
+        uri_encode_into(&mut query, value, Component::Query);
+    };
+    add("X-Amz-Algorithm", ALGORITHM);
+    add(
+        "X-Amz-Credential",
+        &format!("{}/{scope}", creds.access_key_id),
+    );
+    add("X-Amz-Date", &amz_date);
+    add("X-Amz-Expires", &expires_secs.to_string());
+    add("X-Amz-SignedHeaders", &signed);
+    let full = RequestParts {
+        query: &query,
+        ..*parts
+    };
+    let payload = parts
+        .header("x-amz-content-sha256")
+        .unwrap_or(UNSIGNED_PAYLOAD);
+    let canonical_request = canonical::canonical_request(&full, &signed, payload, true);
+    let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
+    let key = SigningKey::derive(&creds.secret, &date, region, "s3");
+    let signature = key.sign(string_to_sign.as_bytes());
+    query.push_str("&X-Amz-Signature=");
+    query.push_str(&signature.hex_string());
+    query
+}
+
+/// Encodes a body as aws-chunked, chunk by chunk, signed or not, with an optional checksum
+/// trailer computed over the data.
+#[derive(Debug)]
+pub struct AwsChunkedEncoder {
+    signing: Option<(ChunkSigningContext, [u8; 64])>,
+    checksum: Option<ChecksumHasher>,
+    uppercase_sizes: bool,
+}
+
+impl AwsChunkedEncoder {
+    /// Signed chunks chained from `seed` (the request signature); with a trailer the request
+    /// must have been signed as [`SignPayload::StreamingSignedTrailer`].
+    pub fn signed(
+        ctx: ChunkSigningContext,
+        seed: Signature,
+        trailer: Option<ChecksumAlgorithm>,
+    ) -> AwsChunkedEncoder {
+        AwsChunkedEncoder {
+            signing: Some((ctx, seed.to_hex())),
+            checksum: trailer.map(ChecksumHasher::new),
+            uppercase_sizes: false,
+        }
+    }
+
+    /// Unsigned chunks (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+    pub fn unsigned(trailer: Option<ChecksumAlgorithm>) -> AwsChunkedEncoder {
+        AwsChunkedEncoder {
+            signing: None,
+            checksum: trailer.map(ChecksumHasher::new),
+            uppercase_sizes: false,
+        }
+    }
+
+    /// Writes chunk sizes in upper-case hex (as older aws-sdk-rust releases do).
+    pub fn uppercase_sizes(mut self) -> AwsChunkedEncoder {
+        self.uppercase_sizes = true;
+        self
+    }
+
+    fn chunk_inner(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let size = if self.uppercase_sizes {
+            format!("{:X}", data.len())
+        } else {
+            format!("{:x}", data.len())
+        };
+        out.extend_from_slice(size.as_bytes());
+        if let Some((ctx, prev)) = &mut self.signing {
+            let hash = canonical::sha256_hex(data);
+            let sig = ctx.chunk_signature(prev, hash.as_bytes());
+            *prev = sig.to_hex();
+            out.extend_from_slice(b";chunk-signature=");
+            out.extend_from_slice(prev);
+        }
+        out.extend_from_slice(b"\r\n");
+        if !data.is_empty() {
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(h) = &mut self.checksum {
+            h.update(data);
+        }
+    }
+
+    /// Appends one chunk of `data` (non-empty; empty data is ignored: only `finish` writes the
+    /// final zero-size chunk).
+    pub fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if !data.is_empty() {
+            self.chunk_inner(data, out);
+        }
+    }
+
+    /// Appends the zero-size chunk, the trailer (checksum, and its signature when signed) and
+    /// the final empty line.
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        self.chunk_inner(&[], out);
+        if let Some(h) = self.checksum.take() {
+            let value = h.finish();
+            let line = format!("{}:{}", value.algorithm().header_name(), value.to_base64());
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            if let Some((ctx, prev)) = &self.signing {
+                let hash = canonical::sha256_hex(format!("{line}\n").as_bytes());
+                let sig = ctx.trailer_signature(prev, hash.as_bytes());
+                out.extend_from_slice(b"x-amz-trailer-signature:");
+                out.extend_from_slice(&sig.to_hex());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The whole body in chunks of `chunk_size` bytes (the last may be shorter).
+    pub fn encode(mut self, data: &[u8], chunk_size: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + data.len() / chunk_size.max(1) * 100 + 300);
+        for c in data.chunks(chunk_size.max(1)) {
+            self.chunk(c, &mut out);
+        }
+        self.finish(&mut out);
+        out
+    }
+}
+
+/// The `Authorization` value of a SigV2 request (path-style; the caller sets `x-amz-date` or
+/// `Date`).
+pub fn sign_v2(parts: &RequestParts<'_>, creds: &Credentials) -> String {
+    let sts = crate::sigv2::string_to_sign(parts, None);
+    format!(
+        "AWS {}:{}",
+        creds.access_key_id,
+        crate::sigv2::signature(&creds.secret, &sts)
+    )
+}
