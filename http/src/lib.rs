@@ -1,2 +1,5 @@
-//! Cairn's HTTP/1.1.
+//! Cairn's HTTP/1.1: a pure protocol core ([`proto`]) and a thread-per-core server on glommio
+//! ([`server`]). It knows nothing of S3.
+
 pub mod proto;
+pub mod server;

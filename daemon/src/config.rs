@@ -1,0 +1,332 @@
+//! Configuration: the TOML file, merged under command-line flags and environment variables,
+//! resolved into one checked [`Config`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+use crate::startup::StartupError;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_DATA_DIR: &str = "./cairn-data";
+
+/// The configuration file, as written. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub cores: Option<CoresValue>,
+    pub require_tls: Option<bool>,
+    pub allow_plain_http: Option<bool>,
+    #[serde(default)]
+    pub tls: Option<TlsFile>,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub timeouts: TimeoutsFile,
+    #[serde(default)]
+    pub log: LogFile,
+}
+
+/// `cores = "all"`, `cores = "0,2-3"` or `cores = [0, 2, 3]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CoresValue {
+    Text(String),
+    List(Vec<usize>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_head_bytes: Option<usize>,
+    pub max_headers: Option<usize>,
+    pub max_uri_bytes: Option<usize>,
+    pub max_connections_per_core: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsFile {
+    pub head_secs: Option<u64>,
+    pub idle_secs: Option<u64>,
+    pub body_secs: Option<u64>,
+    pub drain_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub level: Option<String>,
+}
+
+/// Which cores to run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreSet {
+    All,
+    List(Vec<usize>),
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub cores: CoreSet,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub require_tls: bool,
+    pub allow_plain_http: bool,
+    pub log_filter: String,
+    pub limits: cairn_http::proto::HeadLimits,
+    pub max_connections_per_core: usize,
+    pub timeouts: cairn_http::server::Timeouts,
+    pub drain_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the config file (if any) and merges flags and environment over it.
+    pub fn resolve(args: ServeArgs) -> Result<Config, StartupError> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = parse_listen(&listen_text)?;
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let cores = match (args.cores, file.cores) {
+            (Some(text), _) | (None, Some(CoresValue::Text(text))) => parse_cores(&text)?,
+            (None, Some(CoresValue::List(list))) => {
+                if list.is_empty() {
+                    return Err(StartupError::Config(
+                        "cores must name at least one core".into(),
+                    ));
+                }
+                CoreSet::List(list)
+            }
+            (None, None) => CoreSet::All,
+        };
+        let tls = match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            _ => file.tls.map(|t| (t.cert, t.key)),
+        };
+        let defaults = cairn_http::server::ServerConfig::default();
+        let limits = cairn_http::proto::HeadLimits {
+            max_head_bytes: file
+                .limits
+                .max_head_bytes
+                .unwrap_or(defaults.limits.max_head_bytes),
+            max_headers: file
+                .limits
+                .max_headers
+                .unwrap_or(defaults.limits.max_headers),
+            max_uri_bytes: file
+                .limits
+                .max_uri_bytes
+                .unwrap_or(defaults.limits.max_uri_bytes),
+        };
+        if limits.max_headers == 0 || limits.max_headers > cairn_http::proto::MAX_HEADERS_CAP {
+            return Err(StartupError::Config(format!(
+                "limits.max_headers must be between 1 and {}",
+                cairn_http::proto::MAX_HEADERS_CAP
+            )));
+        }
+        if limits.max_head_bytes < 1024 || limits.max_uri_bytes < 256 {
+            return Err(StartupError::Config(
+                "limits.max_head_bytes must be at least 1024 and limits.max_uri_bytes at least 256"
+                    .into(),
+            ));
+        }
+        let secs =
+            |value: Option<u64>, default: Duration, name: &str| -> Result<Duration, StartupError> {
+                match value {
+                    Some(0) => Err(StartupError::Config(format!(
+                        "timeouts.{name} must be at least 1"
+                    ))),
+                    Some(s) => Ok(Duration::from_secs(s)),
+                    None => Ok(default),
+                }
+            };
+        let timeouts = cairn_http::server::Timeouts {
+            head: secs(file.timeouts.head_secs, defaults.timeouts.head, "head_secs")?,
+            idle: secs(file.timeouts.idle_secs, defaults.timeouts.idle, "idle_secs")?,
+            body: secs(file.timeouts.body_secs, defaults.timeouts.body, "body_secs")?,
+        };
+        let drain_timeout = match args.drain_timeout {
+            Some(s) => Duration::from_secs(s),
+            None => secs(
+                file.timeouts.drain_secs,
+                defaults.drain_timeout,
+                "drain_secs",
+            )?,
+        };
+        let max_connections_per_core = file
+            .limits
+            .max_connections_per_core
+            .unwrap_or(defaults.max_connections_per_core)
+            .max(1);
+        Ok(Config {
+            listen,
+            data_dir,
+            cores,
+            tls,
+            require_tls: args.require_tls.or(file.require_tls).unwrap_or(false),
+            allow_plain_http: args
+                .allow_plain_http
+                .or(file.allow_plain_http)
+                .unwrap_or(false),
+            log_filter: args
+                .log_level
+                .or(file.log.level)
+                .unwrap_or_else(|| "info".to_owned()),
+            limits,
+            max_connections_per_core,
+            timeouts,
+            drain_timeout,
+        })
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, StartupError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StartupError::Config(format!(
+            "cannot read the config file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let reason = e.message().to_owned();
+        StartupError::Config(format!(
+            "the config file {} is invalid: {reason}",
+            path.display()
+        ))
+    })
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, StartupError> {
+    let invalid = || {
+        StartupError::Config(format!(
+            "invalid listen address {text:?}: expected ADDR:PORT, e.g. 127.0.0.1:9000"
+        ))
+    };
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|_| invalid())?
+        .next()
+        .ok_or_else(invalid)
+}
+
+/// Parses "all" or a list like "0,2-3".
+pub fn parse_cores(text: &str) -> Result<CoreSet, StartupError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(CoreSet::All);
+    }
+    let invalid = || {
+        StartupError::Config(format!(
+            "invalid core list {text:?}: expected \"all\" or a list such as \"0,2-3\""
+        ))
+    };
+    let mut cores = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: usize = a.trim().parse().map_err(|_| invalid())?;
+                let b: usize = b.trim().parse().map_err(|_| invalid())?;
+                if a > b {
+                    return Err(invalid());
+                }
+                cores.extend(a..=b);
+            }
+            None => cores.push(part.parse().map_err(|_| invalid())?),
+        }
+    }
+    cores.sort_unstable();
+    cores.dedup();
+    if cores.is_empty() {
+        return Err(invalid());
+    }
+    Ok(CoreSet::List(cores))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cores_lists() {
+        assert_eq!(parse_cores("all").unwrap(), CoreSet::All);
+        assert_eq!(parse_cores("0,2-3").unwrap(), CoreSet::List(vec![0, 2, 3]));
+        assert_eq!(parse_cores(" 1 , 1 ").unwrap(), CoreSet::List(vec![1]));
+        assert!(parse_cores("3-1").is_err());
+        assert!(parse_cores("x").is_err());
+        assert!(parse_cores("").is_err());
+    }
+
+    #[test]
+    fn defaults_and_precedence() {
+        let config = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(config.cores, CoreSet::All);
+        assert!(!config.require_tls);
+
+        let dir = std::env::temp_dir().join(format!("cairn-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cairn.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9100\"\ndata_dir = \"/srv/cairn\"\ncores = [1]\n[timeouts]\nidle_secs = 5\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            listen: Some("127.0.0.1:9200".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(args).unwrap();
+        assert_eq!(config.listen.port(), 9200, "flag wins over file");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/cairn"));
+        assert_eq!(config.cores, CoreSet::List(vec![1]));
+        assert_eq!(config.timeouts.idle, Duration::from_secs(5));
+
+        std::fs::write(&file, "listen = \"127.0.0.1:9100\"\nunknown_key = 1\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown_key"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_listen() {
+        let args = ServeArgs {
+            listen: Some("not an address".into()),
+            ..ServeArgs::default()
+        };
+        assert!(Config::resolve(args)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid listen address"));
+    }
+}

@@ -1,0 +1,261 @@
+//! `cairnd serve`: start-up checks, one pinned glommio executor per core each serving its
+//! own SO_REUSEPORT listener, systemd notifications, signals, and the drain.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use cairn_http::server::{serve_core, PlainHttp, ServerConfig, ShutdownSignal, TlsConfigHandle};
+use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::config::{Config, CoreSet};
+use crate::notify::{watchdog_interval, Notifier};
+use crate::service::CairnService;
+use crate::startup::{self, StartupError, IO_MEMORY_PER_CORE};
+
+/// How long start-up waits for every core to bind its listener.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn placement(cores: &CoreSet) -> Result<(PoolPlacement, usize), StartupError> {
+    let online = CpuSet::online().map_err(|e| StartupError::Executors(e.to_string()))?;
+    match cores {
+        CoreSet::All => {
+            let n = online.len().max(1);
+            Ok((PoolPlacement::MaxSpread(n, Some(online)), n))
+        }
+        CoreSet::List(list) => {
+            let mut sets = Vec::with_capacity(list.len());
+            for &cpu in list {
+                let set = online.clone().filter(|location| location.cpu == cpu);
+                if set.is_empty() {
+                    let ids: Vec<String> = online.iter().map(|l| l.cpu.to_string()).collect();
+                    return Err(StartupError::Config(format!(
+                        "core {cpu} is not an online CPU (online: {})",
+                        ids.join(",")
+                    )));
+                }
+                sets.push(set);
+            }
+            Ok((PoolPlacement::Custom(sets), list.len()))
+        }
+    }
+}
+
+/// What the signal thread controls.
+struct Control {
+    shutdown: ShutdownSignal,
+    tls: Option<TlsConfigHandle>,
+    notifier: Arc<Notifier>,
+}
+
+fn spawn_signal_thread(control: Control) -> Result<(), StartupError> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| StartupError::Executors(format!("cannot install signal handlers: {e}")))?;
+    std::thread::Builder::new()
+        .name("cairn-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match signal {
+                    SIGHUP => match &control.tls {
+                        Some(tls) => match tls.reload() {
+                            Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+                            Err(e) => tracing::error!(
+                                "SIGHUP: TLS reload failed, keeping the previous certificate: {e}"
+                            ),
+                        },
+                        None => tracing::info!("SIGHUP: nothing to reload (no TLS configured)"),
+                    },
+                    _ if control.shutdown.is_triggered() => {
+                        tracing::warn!("second stop signal: exiting without waiting for the drain");
+                        std::process::exit(1);
+                    }
+                    _ => {
+                        tracing::info!(
+                            signal,
+                            "stop signal: draining (stop accepting, finish in-flight requests)"
+                        );
+                        control.notifier.notify("STOPPING=1\nSTATUS=draining");
+                        control.shutdown.trigger();
+                    }
+                }
+            }
+        })
+        .map_err(|e| StartupError::Executors(format!("cannot start the signal thread: {e}")))?;
+    Ok(())
+}
+
+/// Pings systemd's watchdog only while every core's heartbeat advances.
+fn spawn_watchdog(
+    interval: Duration,
+    heartbeats: Arc<Vec<AtomicU64>>,
+    notifier: Arc<Notifier>,
+    shutdown: ShutdownSignal,
+) {
+    let _ = std::thread::Builder::new()
+        .name("cairn-watchdog".into())
+        .spawn(move || {
+            let mut last: Vec<u64> = heartbeats
+                .iter()
+                .map(|h| h.load(Ordering::Relaxed))
+                .collect();
+            loop {
+                std::thread::sleep(interval / 2);
+                let now: Vec<u64> = heartbeats
+                    .iter()
+                    .map(|h| h.load(Ordering::Relaxed))
+                    .collect();
+                let all_alive = now.iter().zip(&last).all(|(n, l)| n != l);
+                if all_alive || shutdown.is_triggered() {
+                    notifier.notify("WATCHDOG=1");
+                } else {
+                    tracing::error!(
+                        "a core stopped making progress; withholding the watchdog ping"
+                    );
+                }
+                last = now;
+            }
+        });
+}
+
+/// Runs the daemon until it has drained after a stop signal.
+pub fn serve(config: Config) -> Result<(), StartupError> {
+    let (placement, cores) = placement(&config.cores)?;
+    startup::check_memlock(cores)?;
+    let _data_lock = startup::prepare_data_dir(&config.data_dir)?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(TlsConfigHandle::load(cert, key)?),
+        None => None,
+    };
+    let loopback = config.listen.ip().is_loopback();
+    if config.require_tls && tls.is_none() {
+        return Err(StartupError::Config(
+            "require_tls is set but no TLS certificate is configured (set tls.cert and tls.key, or --tls-cert and --tls-key)".into(),
+        ));
+    }
+    if tls.is_none() && !loopback && !config.allow_plain_http {
+        return Err(StartupError::Config(format!(
+            "refusing to serve plain HTTP on {}, which is not a loopback address: configure TLS (tls.cert and tls.key) or set allow_plain_http = true",
+            config.listen
+        )));
+    }
+    let plain_http = if config.require_tls || (!loopback && !config.allow_plain_http) {
+        PlainHttp::Refuse
+    } else {
+        PlainHttp::Serve
+    };
+    let addr = startup::probe_listen(config.listen)?;
+
+    let server_config = Arc::new(ServerConfig {
+        limits: config.limits,
+        timeouts: config.timeouts,
+        max_connections_per_core: config.max_connections_per_core,
+        drain_timeout: config.drain_timeout,
+        tls: tls.clone(),
+        plain_http,
+    });
+    let shutdown = ShutdownSignal::new();
+    let notifier = Arc::new(Notifier::from_env());
+    let heartbeats: Arc<Vec<AtomicU64>> = Arc::new((0..cores).map(|_| AtomicU64::new(0)).collect());
+    let heartbeat_every = watchdog_interval().map_or(Duration::from_secs(1), |w| {
+        (w / 4).min(Duration::from_secs(1))
+    });
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let next_index = Arc::new(AtomicU64::new(0));
+
+    spawn_signal_thread(Control {
+        shutdown: shutdown.clone(),
+        tls: tls.clone(),
+        notifier: notifier.clone(),
+    })?;
+
+    let handles = LocalExecutorPoolBuilder::new(placement)
+        .name("cairn-core")
+        .io_memory(IO_MEMORY_PER_CORE)
+        .on_all_shards({
+            let shutdown = shutdown.clone();
+            let heartbeats = heartbeats.clone();
+            move || async move {
+                let index = next_index.fetch_add(1, Ordering::Relaxed) as usize;
+                let listener = match glommio::net::TcpListener::bind(addr) {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return cairn_http::server::CoreReport::default();
+                    }
+                };
+                glommio::spawn_local({
+                    let heartbeats = heartbeats.clone();
+                    async move {
+                        loop {
+                            heartbeats[index].fetch_add(1, Ordering::Relaxed);
+                            glommio::timer::sleep(heartbeat_every).await;
+                        }
+                    }
+                })
+                .detach();
+                let _ = ready_tx.send(Ok(index));
+                drop(ready_tx);
+                let handler = Rc::new(CairnService::new(index));
+                serve_core(listener, server_config, handler, shutdown).await
+            }
+        })
+        .map_err(|e| StartupError::Executors(e.to_string()))?;
+
+    for _ in 0..cores {
+        match ready_rx.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(_)) => {}
+            Ok(Err(reason)) => {
+                shutdown.trigger();
+                let _ = handles.join_all();
+                return Err(StartupError::Listen { addr, reason });
+            }
+            Err(_) => {
+                shutdown.trigger();
+                return Err(StartupError::Executors(
+                    "a core did not start within 30 seconds".into(),
+                ));
+            }
+        }
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        address = %addr,
+        cores,
+        data_dir = %config.data_dir.display(),
+        tls = tls.is_some(),
+        "cairnd serving on {scheme}://{addr} (health: {scheme}://{addr}{})",
+        crate::service::HEALTH_PATH
+    );
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=serving on {addr} with {cores} cores"
+    ));
+    if let Some(interval) = watchdog_interval() {
+        spawn_watchdog(interval, heartbeats, notifier.clone(), shutdown.clone());
+    }
+
+    let mut cut = 0;
+    for (core, result) in handles.join_all().into_iter().enumerate() {
+        match result {
+            Ok(report) => {
+                cut += report.cut_at_deadline;
+                tracing::debug!(
+                    core,
+                    accepted = report.accepted,
+                    refused = report.refused,
+                    "core stopped"
+                );
+            }
+            Err(e) => tracing::error!(core, "core failed: {e:?}"),
+        }
+    }
+    if cut > 0 {
+        tracing::warn!(
+            connections = cut,
+            "drain deadline passed; closed connections that were still busy"
+        );
+    }
+    tracing::info!("cairnd stopped");
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! The request handler every core runs: the health check, and S3 (for now, a well-formed
+//! `NotImplemented` for every S3 request).
+
+use cairn_http::proto::{Method, ProtoError};
+use cairn_http::server::{Handler, Request, RequestError, Response};
+
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::request_id::RequestIds;
+
+/// The health endpoint. No bucket name can start with `_`, so it never shadows a bucket.
+pub const HEALTH_PATH: &str = "/_cairn/health";
+const HEALTH_OK: &str = "{\"status\":\"ok\"}\n";
+const HEALTH_DRAINING: &str = "{\"status\":\"draining\"}\n";
+
+#[derive(Debug)]
+pub struct CairnService {
+    ids: RequestIds,
+}
+
+impl CairnService {
+    pub fn new(core: usize) -> Self {
+        CairnService {
+            ids: RequestIds::new(core),
+        }
+    }
+
+    fn health(&self, request: &Request<'_>, request_id: String) -> Response {
+        let (status, body) = if request.draining {
+            (503, HEALTH_DRAINING)
+        } else {
+            (200, HEALTH_OK)
+        };
+        let response = Response::new(status)
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", "no-store")
+            .header("x-amz-request-id", request_id);
+        if request.head.method() == Method::Head {
+            response.head_of(body.len() as u64)
+        } else {
+            response.body(body)
+        }
+    }
+}
+
+impl Handler for CairnService {
+    async fn handle(&self, request: Request<'_>) -> Response {
+        let request_id = self.ids.next_id();
+        let path = request.head.path();
+        if path == HEALTH_PATH && matches!(request.head.method(), Method::Get | Method::Head) {
+            return self.health(&request, request_id);
+        }
+        let mut response = S3Error::new(S3ErrorCode::NotImplemented, path)
+            .with_message("This S3 operation is not implemented yet.")
+            .into_response(&request_id);
+        if request.head.method() == Method::Head {
+            // A HEAD answer carries no body, only its length.
+            let len = match &response.body {
+                cairn_http::server::ResponseBody::Full(b) => b.len() as u64,
+                _ => 0,
+            };
+            response = response.head_of(len);
+        }
+        response
+    }
+
+    fn error_response(&self, error: &RequestError<'_>) -> Response {
+        let request_id = self.ids.next_id();
+        let (code, resource) = match error {
+            RequestError::Protocol(
+                ProtoError::HeadTooLarge { .. } | ProtoError::TooManyHeaders { .. },
+            ) => (S3ErrorCode::RequestHeaderSectionTooLarge, ""),
+            RequestError::Protocol(ProtoError::UriTooLong { .. }) => (S3ErrorCode::InvalidURI, ""),
+            RequestError::Protocol(_) => (S3ErrorCode::InvalidRequest, ""),
+            RequestError::HeadTimeout => (S3ErrorCode::RequestTimeout, ""),
+            RequestError::PlainHttpRefused(head) => (S3ErrorCode::AccessDenied, head.path()),
+            RequestError::Overloaded => (S3ErrorCode::SlowDown, ""),
+            _ => (S3ErrorCode::InternalError, ""),
+        };
+        let mut err = S3Error::new(code, resource).with_status(error.status());
+        match error {
+            RequestError::Protocol(e) => {
+                err = err.with_message(format!("Malformed HTTP request: {e}."))
+            }
+            RequestError::PlainHttpRefused(_) => {
+                err = err.with_message("This server requires TLS: use https:// to connect.")
+            }
+            _ => {}
+        }
+        err.into_response(&request_id)
+    }
+}
