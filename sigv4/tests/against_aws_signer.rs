@@ -115,9 +115,10 @@ fn request() -> impl Strategy<Value = Req> {
         prop::collection::vec(any::<u8>(), 0..300),
         any::<bool>(),
         946_684_800i64..4_102_444_800,
+        any::<bool>(),
     )
         .prop_map(
-            |(method, key, query, headers, body, unsigned_payload, time)| {
+            |(method, key, query, headers, body, unsigned_payload, time, form_style)| {
                 let path = format!("/bucket/{}", encode(&key, Component::Path));
                 let query = query
                     .iter()
@@ -130,6 +131,12 @@ fn request() -> impl Strategy<Value = Req> {
                     })
                     .collect::<Vec<_>>()
                     .join("&");
+                // Some clients send spaces as `+` and lower-case hex: the same parameters.
+                let query = if form_style {
+                    lower_hex(&query.replace("%20", "+"))
+                } else {
+                    query
+                };
                 let mut headers: Vec<(String, String)> = headers
                     .into_iter()
                     .map(|(n, v)| (n.to_string(), v))
