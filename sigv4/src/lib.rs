@@ -17,6 +17,8 @@ pub mod canonical;
 pub mod checksum;
 pub mod chunked;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod key;
 pub mod payload;
