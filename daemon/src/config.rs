@@ -319,6 +319,14 @@ mod tests {
     }
 
     #[test]
+    fn example_config_is_valid_and_complete() {
+        let example: FileConfig = toml::from_str(include_str!("../../systemd/cairn.toml")).unwrap();
+        assert_eq!(example.listen.as_deref(), Some(DEFAULT_LISTEN));
+        assert!(example.limits.max_head_bytes.is_some() && example.timeouts.drain_secs.is_some());
+        assert!(example.log.level.is_some());
+    }
+
+    #[test]
     fn bad_listen() {
         let args = ServeArgs {
             listen: Some("not an address".into()),

@@ -146,6 +146,15 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         PlainHttp::Serve
     };
     let addr = startup::probe_listen(config.listen)?;
+    let open_files = startup::raise_nofile_limit();
+    let wanted_files = (cores * config.max_connections_per_core) as u64 + 1024;
+    if open_files < wanted_files {
+        tracing::info!(
+            open_files,
+            wanted_files,
+            "the open-files limit, not the connection limit, bounds concurrent connections; raise LimitNOFILE= (or `ulimit -n`) for more"
+        );
+    }
 
     let server_config = Arc::new(ServerConfig {
         limits: config.limits,
