@@ -242,6 +242,64 @@ impl AuthError {
         }
     }
 
+    /// The extra elements S3 puts in the XML error body beside `Code` and `Message`, in order:
+    /// e.g. `StringToSign`/`CanonicalRequest` for `SignatureDoesNotMatch`, `RequestTime`/
+    /// `ServerTime`/`MaxAllowedSkewMilliseconds` for `RequestTimeTooSkewed`, `Region` for the
+    /// region error. Values are raw text (the daemon escapes them).
+    pub fn xml_fields(&self) -> Vec<(&'static str, String)> {
+        use crate::time::{format_amz_date, format_iso8601};
+        match self {
+            AuthError::SignatureDoesNotMatch(m) => {
+                let mut f = vec![
+                    ("AWSAccessKeyId", m.access_key_id.clone()),
+                    ("StringToSign", m.string_to_sign.clone()),
+                    ("SignatureProvided", m.signature_provided.clone()),
+                    ("StringToSignBytes", hex_bytes(m.string_to_sign.as_bytes())),
+                ];
+                if !m.canonical_request.is_empty() {
+                    f.push(("CanonicalRequest", m.canonical_request.clone()));
+                    f.push((
+                        "CanonicalRequestBytes",
+                        hex_bytes(m.canonical_request.as_bytes()),
+                    ));
+                }
+                f
+            }
+            AuthError::RequestTimeTooSkewed {
+                request_time,
+                server_time,
+                max_skew_secs,
+            } => vec![
+                ("RequestTime", format_amz_date(*request_time)),
+                ("ServerTime", format_iso8601(*server_time)),
+                (
+                    "MaxAllowedSkewMilliseconds",
+                    (max_skew_secs * 1000).to_string(),
+                ),
+            ],
+            AuthError::RequestExpired {
+                expires_at,
+                server_time,
+            } => vec![
+                ("Expires", format_iso8601(*expires_at)),
+                ("ServerTime", format_iso8601(*server_time)),
+            ],
+            AuthError::WrongRegion { expected, .. } => vec![("Region", expected.clone())],
+            AuthError::InvalidAccessKeyId { access_key_id } => {
+                vec![("AWSAccessKeyId", access_key_id.clone())]
+            }
+            AuthError::HeadersNotSigned { headers } => vec![("HeadersNotSigned", headers.clone())],
+            AuthError::ContentSha256Mismatch {
+                client_computed,
+                s3_computed,
+            } => vec![
+                ("ClientComputedContentSHA256", client_computed.clone()),
+                ("S3ComputedContentSHA256", s3_computed.clone()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     pub(crate) fn header_malformed(message: impl Into<String>) -> Self {
         AuthError::AuthorizationHeaderMalformed {
             message: message.into(),
@@ -273,6 +331,18 @@ impl AuthError {
             access_key_id: access_key_id.to_owned(),
         }))
     }
+}
+
+/// Bytes as space-separated hex pairs, as S3 writes `StringToSignBytes`.
+fn hex_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() * 3);
+    for (i, byte) in b.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -327,6 +397,36 @@ mod tests {
             .s3_code(),
             "AccessDenied"
         );
+    }
+
+    #[test]
+    fn xml_fields_carry_what_s3_sends() {
+        let e = AuthError::RequestTimeTooSkewed {
+            request_time: 1_369_353_600,
+            server_time: 1_369_354_601,
+            max_skew_secs: 900,
+        };
+        assert_eq!(
+            e.xml_fields(),
+            vec![
+                ("RequestTime", "20130524T000000Z".to_string()),
+                ("ServerTime", "2013-05-24T00:16:41Z".to_string()),
+                ("MaxAllowedSkewMilliseconds", "900000".to_string()),
+            ]
+        );
+        let e = AuthError::mismatch("AB".into(), "C".into(), "sig", "AKID");
+        let f = e.xml_fields();
+        assert!(f.contains(&("StringToSignBytes", "41 42".to_string())));
+        assert!(f.contains(&("CanonicalRequest", "C".to_string())));
+        assert!(f.contains(&("SignatureProvided", "sig".to_string())));
+        let e = AuthError::WrongRegion {
+            region: "x".into(),
+            expected: "us-east-1".into(),
+            presigned: true,
+        };
+        assert_eq!(e.s3_code(), "AuthorizationQueryParametersError");
+        assert_eq!(e.xml_fields(), vec![("Region", "us-east-1".to_string())]);
+        assert!(AuthError::IncompleteBody.xml_fields().is_empty());
     }
 
     #[test]
