@@ -3,6 +3,7 @@
 //! A head is parsed in place; the result records offsets into the head's bytes
 //! ([`RequestHead`] owns those bytes as a [`Bytes`], so nothing is copied per header).
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
@@ -219,9 +220,11 @@ fn offset_in(buf: &[u8], part: &[u8]) -> Range<usize> {
 }
 
 fn parse_indices(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndices>, ProtoError> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
-    let mut req = httparse::Request::new(&mut storage[..limits.max_headers.min(MAX_HEADERS_CAP)]);
-    let status = match req.parse(buf) {
+    // Uninitialised slots: parsing a head does not pay for zeroing 256 of them.
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let mut req = httparse::Request::new(&mut []);
+    let slots = &mut storage[..limits.max_headers.min(MAX_HEADERS_CAP)];
+    let status = match req.parse_with_uninit_headers(buf, slots) {
         Ok(status) => status,
         Err(err) => return Err(classify_httparse_error(err, buf, limits)),
     };
@@ -355,17 +358,13 @@ fn check_partial_request_line(buf: &[u8], limits: &HeadLimits) -> Result<(), Pro
 
 /// Every LF must follow a CR, and no header line may start with whitespace (obs-fold).
 fn check_line_endings(head: &[u8]) -> Result<(), ProtoError> {
-    let mut prev = 0u8;
-    for (i, &b) in head.iter().enumerate() {
-        if b == b'\n' {
-            if prev != b'\r' {
-                return Err(ProtoError::BareLf);
-            }
-            if matches!(head.get(i + 1), Some(b' ' | b'\t')) {
-                return Err(ProtoError::ObsoleteLineFolding);
-            }
+    for i in memchr::memchr_iter(b'\n', head) {
+        if i == 0 || head[i - 1] != b'\r' {
+            return Err(ProtoError::BareLf);
         }
-        prev = b;
+        if matches!(head.get(i + 1), Some(b' ' | b'\t')) {
+            return Err(ProtoError::ObsoleteLineFolding);
+        }
     }
     Ok(())
 }

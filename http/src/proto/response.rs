@@ -111,7 +111,16 @@ impl<'a> ResponseHeadWriter<'a> {
     /// Starts a response: the status line, `Date` and `Server`.
     pub fn start(out: &'a mut Vec<u8>, status: u16, date: &HttpDate) -> Self {
         out.extend_from_slice(b"HTTP/1.1 ");
-        let _ = write!(out, "{status} ");
+        if (100..1000).contains(&status) {
+            out.extend_from_slice(&[
+                b'0' + (status / 100) as u8,
+                b'0' + (status / 10 % 10) as u8,
+                b'0' + (status % 10) as u8,
+                b' ',
+            ]);
+        } else {
+            let _ = write!(out, "{status} ");
+        }
         out.extend_from_slice(reason_phrase(status).as_bytes());
         out.extend_from_slice(b"\r\nDate: ");
         out.extend_from_slice(date.as_bytes());
@@ -150,7 +159,9 @@ impl<'a> ResponseHeadWriter<'a> {
     pub fn finish(self, framing: ResponseFraming, keep_alive: bool, minor_version: u8) {
         match framing {
             ResponseFraming::Length(n) => {
-                let _ = write!(self.out, "Content-Length: {n}\r\n");
+                self.out.extend_from_slice(b"Content-Length: ");
+                push_decimal(self.out, n);
+                self.out.extend_from_slice(b"\r\n");
             }
             ResponseFraming::Chunked => self
                 .out
@@ -164,6 +175,20 @@ impl<'a> ResponseHeadWriter<'a> {
         }
         self.out.extend_from_slice(b"\r\n");
     }
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Writes the size line that starts a chunk of `len` bytes.
@@ -229,6 +254,24 @@ mod tests {
         w.header("x-amz-meta-a", "värde".as_bytes()).unwrap();
         w.finish(ResponseFraming::Length(0), true, 1);
         assert!(!String::from_utf8_lossy(&out).contains("Set-Cookie"));
+    }
+
+    #[test]
+    fn lengths_and_unusual_statuses() {
+        for n in [0u64, 7, 10, 1234567890, u64::MAX] {
+            let mut out = Vec::new();
+            ResponseHeadWriter::start(&mut out, 200, &date()).finish(
+                ResponseFraming::Length(n),
+                true,
+                1,
+            );
+            assert!(String::from_utf8(out)
+                .unwrap()
+                .contains(&format!("\r\nContent-Length: {n}\r\n")));
+        }
+        let mut out = Vec::new();
+        ResponseHeadWriter::start(&mut out, 599, &date()).finish(ResponseFraming::NoBody, true, 1);
+        assert!(out.starts_with(b"HTTP/1.1 599 Unknown\r\n"));
     }
 
     #[test]

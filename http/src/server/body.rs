@@ -7,8 +7,9 @@ use std::io;
 
 use bytes::{Buf, Bytes};
 
+use super::clock::with_timeout;
 use super::conn::{BodyState, ConnIo};
-use super::io::{with_timeout, write_all_timeout, ScratchRead, READ_CHUNK};
+use super::io::{write_all_timeout, ScratchRead, READ_CHUNK};
 use crate::proto::{ChunkedError, CONTINUE_100};
 
 /// Why a request body could not be read to its end.
@@ -138,6 +139,7 @@ impl<'c> Body<'c> {
                 let want = (remaining.min(dst.len() as u64)) as usize;
                 let limit = self.io.core.config.timeouts.body;
                 let read = with_timeout(
+                    &self.io.core.clock,
                     limit,
                     futures_lite::io::AsyncReadExt::read(&mut self.io.stream, &mut dst[..want]),
                 )
@@ -213,7 +215,14 @@ impl<'c> Body<'c> {
         if self.io.continue_pending {
             self.io.continue_pending = false;
             let limit = self.io.core.config.timeouts.body;
-            if let Err(e) = write_all_timeout(&mut self.io.stream, CONTINUE_100, limit).await {
+            if let Err(e) = write_all_timeout(
+                &self.io.core.clock,
+                &mut self.io.stream,
+                CONTINUE_100,
+                limit,
+            )
+            .await
+            {
                 self.io.body = BodyState::Failed;
                 return Err(BodyError::from_io(e));
             }
@@ -230,7 +239,7 @@ impl<'c> Body<'c> {
             out: &mut io.rbuf,
             max: READ_CHUNK,
         };
-        match with_timeout(limit, read).await {
+        match with_timeout(&io.core.clock, limit, read).await {
             Ok(0) => {
                 io.body = BodyState::Failed;
                 Err(BodyError::Incomplete)

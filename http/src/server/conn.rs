@@ -12,8 +12,9 @@ use futures_lite::{FutureExt as _, StreamExt as _};
 use glommio::net::TcpStream;
 
 use super::body::Body;
+use super::clock::{with_deadline, with_timeout};
 use super::core::CoreShared;
-use super::io::{with_timeout, write_all_timeout, ScratchRead, Stream, READ_CHUNK};
+use super::io::{write_all_timeout, ScratchRead, Stream, READ_CHUNK};
 use super::{Handler, PlainHttp, Request, RequestError, Response, ResponseBody};
 use crate::proto::{
     encode_chunk_prefix, BodyFraming, ChunkedDecoder, HttpDate, Method, ProtoError, RequestHead,
@@ -71,7 +72,7 @@ impl ConnIo {
             return Ok(());
         }
         let limit = self.core.config.timeouts.body;
-        let result = write_all_timeout(&mut self.stream, &self.wbuf, limit).await;
+        let result = write_all_timeout(&self.core.clock, &mut self.stream, &self.wbuf, limit).await;
         self.wbuf.clear();
         if self.wbuf.capacity() > PIPELINE_BATCH * 2 {
             self.wbuf = Vec::new();
@@ -79,8 +80,9 @@ impl ConnIo {
         result
     }
 
-    /// Reads more bytes into `rbuf` within `limit`; 0 means the peer closed.
-    async fn read_more(&mut self, limit: Duration) -> io::Result<usize> {
+    /// Reads more bytes into `rbuf` before the clock passes `deadline`; 0 means the peer
+    /// closed.
+    async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
         self.flush_pending().await?;
         let read = ScratchRead {
             stream: &mut self.stream,
@@ -88,7 +90,7 @@ impl ConnIo {
             out: &mut self.rbuf,
             max: READ_CHUNK,
         };
-        with_timeout(limit, read).await
+        with_deadline(&self.core.clock, deadline, read).await
     }
 }
 
@@ -167,7 +169,7 @@ async fn establish(tcp: TcpStream, core: &CoreShared) -> Option<(Stream, bool)> 
     };
     let limit = core.config.timeouts.head;
     let mut first = [0u8; 1];
-    let peeked = with_timeout(limit, async {
+    let peeked = with_timeout(&core.clock, limit, async {
         tcp.peek(&mut first).await.map_err(io::Error::from)
     })
     .await;
@@ -179,7 +181,7 @@ async fn establish(tcp: TcpStream, core: &CoreShared) -> Option<(Stream, bool)> 
     }
     let config = tls.current(&mut core.tls_cache.borrow_mut());
     let acceptor = futures_rustls::TlsAcceptor::from(config);
-    match with_timeout(limit, acceptor.accept(tcp)).await {
+    match with_timeout(&core.clock, limit, acceptor.accept(tcp)).await {
         Ok(stream) => Some((Stream::Tls(Box::new(stream)), true)),
         Err(e) => {
             tracing::debug!(error = %e, "TLS handshake failed");
@@ -204,7 +206,7 @@ async fn wait_for_request(io: &mut ConnIo, first: bool) -> ConnState {
     let timeouts = io.core.config.timeouts;
     let limit = if first { timeouts.head } else { timeouts.idle };
     let core = io.core.clone();
-    let read = io.read_more(limit);
+    let read = io.read_more(core.clock.now() + limit);
     let interrupted = async {
         core.draining.wait().await;
         Err(io::Error::new(io::ErrorKind::Interrupted, "draining"))
@@ -216,18 +218,14 @@ async fn wait_for_request(io: &mut ConnIo, first: bool) -> ConnState {
 }
 
 async fn read_head(io: &mut ConnIo) -> HeadOutcome {
-    let deadline = Instant::now() + io.core.config.timeouts.head;
+    let deadline = io.core.clock.now() + io.core.config.timeouts.head;
     loop {
         match RequestHead::parse(&mut io.rbuf, &io.core.config.limits) {
             Ok(Some(head)) => return HeadOutcome::Head(head),
             Err(err) => return HeadOutcome::Refused(err),
             Ok(None) => {}
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return HeadOutcome::TimedOut;
-        }
-        match io.read_more(left).await {
+        match io.read_more(deadline).await {
             Ok(0) => return HeadOutcome::Gone,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => return HeadOutcome::TimedOut,
@@ -362,7 +360,7 @@ async fn write_response(
     minor: u8,
     mut keep_alive: bool,
 ) -> io::Result<bool> {
-    let date = io.core.date();
+    let date = io.core.clock.date();
     let mut head = std::mem::take(&mut io.wbuf);
     let (framing, body) = encode_head(&mut head, response, &date, is_head, minor, &mut keep_alive);
     io.wbuf = head;
@@ -374,7 +372,7 @@ async fn write_response(
         }
         ResponseBody::Full(bytes) => {
             io.flush_pending().await?;
-            write_all_timeout(&mut io.stream, &bytes, limit).await?;
+            write_all_timeout(&io.core.clock, &mut io.stream, &bytes, limit).await?;
         }
         ResponseBody::Stream(mut stream) => {
             io.flush_pending().await?;
@@ -396,7 +394,7 @@ async fn write_response(
                 if chunked {
                     encode_chunk_prefix(piece.len(), &mut io.wbuf);
                     io.flush_pending().await?;
-                    write_all_timeout(&mut io.stream, &piece, limit).await?;
+                    write_all_timeout(&io.core.clock, &mut io.stream, &piece, limit).await?;
                     io.wbuf.extend_from_slice(b"\r\n");
                 } else {
                     if let ResponseFraming::Length(n) = framing {
@@ -408,7 +406,7 @@ async fn write_response(
                             return Ok(false);
                         }
                     }
-                    write_all_timeout(&mut io.stream, &piece, limit).await?;
+                    write_all_timeout(&io.core.clock, &mut io.stream, &piece, limit).await?;
                 }
             }
             if chunked {
@@ -438,19 +436,15 @@ async fn close(io: &mut ConnIo, linger: bool) {
     if io.flush_pending().await.is_err() {
         return;
     }
-    let _ = with_timeout(Duration::from_secs(1), io.stream.close()).await;
+    let _ = with_timeout(&io.core.clock, Duration::from_secs(1), io.stream.close()).await;
     if !linger {
         return;
     }
-    let deadline = Instant::now() + LINGER;
+    let deadline = io.core.clock.now() + LINGER;
     let mut dropped = 0;
     io.rbuf = BytesMut::new();
     while dropped < LINGER_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match io.read_more(left).await {
+        match io.read_more(deadline).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 dropped += n;

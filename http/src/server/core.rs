@@ -4,15 +4,15 @@ use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_lite::FutureExt as _;
 use glommio::net::{TcpListener, TcpStream};
 
+use super::clock::{CoarseClock, TICK};
 use super::event::LocalEvent;
 use super::io::{write_all_timeout, Stream, READ_CHUNK};
 use super::{conn, Handler, RequestError, ServerConfig, ShutdownSignal};
-use crate::proto::HttpDate;
 
 /// How often a core looks at the process-wide shutdown flag.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
@@ -29,7 +29,7 @@ pub(crate) struct CoreShared {
     pub(crate) draining: LocalEvent,
     drained: LocalEvent,
     connections: Cell<usize>,
-    date: Cell<(u64, HttpDate)>,
+    pub(crate) clock: CoarseClock,
     pub(crate) tls_cache: RefCell<Option<(u64, Arc<rustls::ServerConfig>)>>,
 }
 
@@ -41,22 +41,9 @@ impl CoreShared {
             draining: LocalEvent::default(),
             drained: LocalEvent::default(),
             connections: Cell::new(0),
-            date: Cell::new((0, HttpDate::from_system_time(UNIX_EPOCH))),
+            clock: CoarseClock::new(),
             tls_cache: RefCell::new(None),
         }
-    }
-
-    /// The `Date` header value, formatted at most once a second.
-    pub(crate) fn date(&self) -> HttpDate {
-        let now = SystemTime::now();
-        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let (cached_secs, cached) = self.date.get();
-        if cached_secs == secs {
-            return cached;
-        }
-        let date = HttpDate::from_system_time(now);
-        self.date.set((secs, date));
-        date
     }
 }
 
@@ -107,6 +94,16 @@ pub async fn serve_core<H: Handler>(
                 glommio::timer::sleep(SHUTDOWN_POLL).await;
             }
             core.draining.set();
+        }
+    })
+    .detach();
+    let ticker = glommio::spawn_local({
+        let core = core.clone();
+        async move {
+            loop {
+                glommio::timer::sleep(TICK).await;
+                core.clock.tick();
+            }
         }
     })
     .detach();
@@ -162,6 +159,7 @@ pub async fn serve_core<H: Handler>(
     }
     report.cut_at_deadline = core.connections.get();
     watcher.cancel();
+    ticker.cancel();
     report
 }
 
@@ -169,7 +167,7 @@ pub async fn serve_core<H: Handler>(
 async fn refuse_overloaded<H: Handler>(stream: TcpStream, core: Rc<CoreShared>, handler: Rc<H>) {
     let response = handler.error_response(&RequestError::Overloaded);
     let mut out = Vec::new();
-    conn::encode_simple_response(&mut out, response, &core.date());
+    conn::encode_simple_response(&mut out, response, &core.clock.date());
     let mut stream = Stream::Plain(stream);
-    let _ = write_all_timeout(&mut stream, &out, REFUSAL_WRITE_TIMEOUT).await;
+    let _ = write_all_timeout(&core.clock, &mut stream, &out, REFUSAL_WRITE_TIMEOUT).await;
 }

@@ -12,6 +12,8 @@ use bytes::BytesMut;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 
+use super::clock::{with_timeout, CoarseClock};
+
 /// Bytes read from a socket in one call; also the size of the per-core scratch buffer.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
 
@@ -61,18 +63,6 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// Runs `fut`, failing with `TimedOut` if it takes longer than `limit`.
-pub(crate) async fn with_timeout<T>(
-    limit: Duration,
-    fut: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    futures_lite::future::or(fut, async {
-        glommio::timer::sleep(limit).await;
-        Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
-    })
-    .await
-}
-
 /// Reads what the socket has into the end of `out`, through the core's scratch buffer.
 ///
 /// The scratch buffer is borrowed only inside `poll`, never across a suspension, so every
@@ -103,6 +93,7 @@ impl Future for ScratchRead<'_> {
 
 /// Writes all of `data` and flushes, failing if the peer stops reading for `limit`.
 pub(crate) async fn write_all_timeout(
+    clock: &CoarseClock,
     stream: &mut Stream,
     data: &[u8],
     limit: Duration,
@@ -110,7 +101,7 @@ pub(crate) async fn write_all_timeout(
     if data.is_empty() {
         return Ok(());
     }
-    with_timeout(limit, async {
+    with_timeout(clock, limit, async {
         stream.write_all(data).await?;
         stream.flush().await
     })

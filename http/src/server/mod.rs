@@ -5,6 +5,7 @@
 //! kernel spreads connections) and calls [`serve_core`] with its [`Handler`].
 
 mod body;
+mod clock;
 mod conn;
 mod core;
 mod event;
