@@ -7,7 +7,6 @@ use std::io;
 
 use bytes::{Buf, Bytes};
 
-use super::clock::with_timeout;
 use super::conn::{BodyState, ConnIo};
 use super::io::{write_all_timeout, ScratchRead, READ_CHUNK};
 use crate::proto::{ChunkedError, CONTINUE_100};
@@ -138,12 +137,14 @@ impl<'c> Body<'c> {
             if self.io.rbuf.is_empty() && self.io.pending_chunk.is_none() {
                 let want = (remaining.min(dst.len() as u64)) as usize;
                 let limit = self.io.core.config.timeouts.body;
-                let read = with_timeout(
-                    &self.io.core.clock,
-                    limit,
-                    futures_lite::io::AsyncReadExt::read(&mut self.io.stream, &mut dst[..want]),
-                )
-                .await;
+                let read = self
+                    .io
+                    .timer
+                    .run(
+                        limit,
+                        futures_lite::io::AsyncReadExt::read(&mut self.io.stream, &mut dst[..want]),
+                    )
+                    .await;
                 let n = match read {
                     Ok(0) => {
                         self.io.body = BodyState::Failed;
@@ -215,13 +216,8 @@ impl<'c> Body<'c> {
         if self.io.continue_pending {
             self.io.continue_pending = false;
             let limit = self.io.core.config.timeouts.body;
-            if let Err(e) = write_all_timeout(
-                &self.io.core.clock,
-                &mut self.io.stream,
-                CONTINUE_100,
-                limit,
-            )
-            .await
+            if let Err(e) =
+                write_all_timeout(&self.io.timer, &mut self.io.stream, CONTINUE_100, limit).await
             {
                 self.io.body = BodyState::Failed;
                 return Err(BodyError::from_io(e));
@@ -239,7 +235,7 @@ impl<'c> Body<'c> {
             out: &mut io.rbuf,
             max: READ_CHUNK,
         };
-        match with_timeout(&io.core.clock, limit, read).await {
+        match io.timer.run(limit, read).await {
             Ok(0) => {
                 io.body = BodyState::Failed;
                 Err(BodyError::Incomplete)

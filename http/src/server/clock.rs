@@ -9,9 +9,11 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
+
+use super::core::CoreShared;
 
 use crate::proto::HttpDate;
 
@@ -22,7 +24,11 @@ pub(crate) const TICK: Duration = Duration::from_millis(100);
 struct Entry {
     at: Instant,
     waker: Option<Waker>,
+    armed: bool,
     fired: bool,
+    /// Fired early by a drain (an idle keep-alive wait).
+    interruptible: bool,
+    interrupted: bool,
 }
 
 #[derive(Debug)]
@@ -53,39 +59,44 @@ impl CoarseClock {
         self.date.get()
     }
 
-    /// Advances the clock and fires every deadline that has passed. Called by the ticker.
+    /// Advances the clock and fires every armed deadline that has passed. Called by the
+    /// ticker.
     pub(crate) fn tick(&self) {
         let now = Instant::now();
         self.now.set(now);
         self.date.set(HttpDate::from_system_time(SystemTime::now()));
-        let mut due = Vec::new();
+        self.fire(|entry| entry.at <= now, false);
+    }
+
+    /// Fires every armed interruptible deadline now (the core is draining).
+    pub(crate) fn interrupt(&self) {
+        self.fire(|entry| entry.interruptible, true);
+    }
+
+    fn fire(&self, due: impl Fn(&Entry) -> bool, interrupted: bool) {
+        let mut woken = Vec::new();
         for entry in self.entries.borrow_mut().iter_mut().flatten() {
-            if !entry.fired && entry.at <= now {
+            if entry.armed && !entry.fired && due(entry) {
                 entry.fired = true;
+                entry.interrupted = interrupted;
                 if let Some(waker) = entry.waker.take() {
-                    due.push(waker);
+                    woken.push(waker);
                 }
             }
         }
-        for waker in due {
+        for waker in woken {
             waker.wake();
         }
     }
 
-    /// Resolves once the clock passes `at`.
-    pub(crate) fn deadline(&self, at: Instant) -> Deadline<'_> {
-        Deadline {
-            clock: self,
-            at,
-            slot: None,
-        }
-    }
-
-    fn register(&self, at: Instant, waker: &Waker) -> usize {
+    fn allocate(&self) -> usize {
         let entry = Some(Entry {
-            at,
-            waker: Some(waker.clone()),
+            at: self.now(),
+            waker: None,
+            armed: false,
             fired: false,
+            interruptible: false,
+            interrupted: false,
         });
         let mut entries = self.entries.borrow_mut();
         match self.free.borrow_mut().pop() {
@@ -99,104 +110,144 @@ impl CoarseClock {
             }
         }
     }
+
+    fn release(&self, index: usize) {
+        self.entries.borrow_mut()[index] = None;
+        self.free.borrow_mut().push(index);
+    }
+
+    fn with_entry<R>(&self, index: usize, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        self.entries.borrow_mut()[index].as_mut().map(f)
+    }
 }
 
-pub(crate) struct Deadline<'a> {
-    clock: &'a CoarseClock,
-    at: Instant,
-    slot: Option<usize>,
+/// One connection's deadline slot, held for the connection's life: arming it for each
+/// read or write costs no allocation and, after the first, no waker clone.
+#[derive(Debug)]
+pub(crate) struct ConnTimer {
+    core: Rc<CoreShared>,
+    index: usize,
 }
 
-impl Future for Deadline<'_> {
-    type Output = ();
+impl ConnTimer {
+    pub(crate) fn new(core: Rc<CoreShared>) -> Self {
+        let index = core.clock.allocate();
+        ConnTimer { core, index }
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        match this.slot {
-            None => {
-                if this.clock.now() >= this.at {
-                    return Poll::Ready(());
-                }
-                this.slot = Some(this.clock.register(this.at, cx.waker()));
-                Poll::Pending
-            }
-            Some(i) => {
-                let mut entries = this.clock.entries.borrow_mut();
-                let Some(entry) = entries[i].as_mut() else {
-                    return Poll::Ready(());
-                };
+    fn clock(&self) -> &CoarseClock {
+        &self.core.clock
+    }
+
+    /// Runs `fut`, failing with `TimedOut` once the clock passes `at`, or with `Interrupted`
+    /// if `interruptible` and the core starts draining.
+    pub(crate) async fn run_until<T>(
+        &self,
+        at: Instant,
+        interruptible: bool,
+        fut: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        self.clock().with_entry(self.index, |entry| {
+            entry.at = at;
+            entry.armed = true;
+            entry.fired = false;
+            entry.interruptible = interruptible;
+            entry.interrupted = false;
+        });
+        let _disarm = Disarm(self);
+        let expired = futures_lite::future::poll_fn(|cx| self.poll_fired(cx));
+        futures_lite::future::or(fut, async {
+            let interrupted = expired.await;
+            let kind = if interrupted {
+                io::ErrorKind::Interrupted
+            } else {
+                io::ErrorKind::TimedOut
+            };
+            Err(io::Error::new(kind, "timed out"))
+        })
+        .await
+    }
+
+    /// Runs `fut` with a timeout of `limit` (give or take a tick).
+    pub(crate) async fn run<T>(
+        &self,
+        limit: Duration,
+        fut: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        self.run_until(self.clock().now() + limit, false, fut).await
+    }
+
+    /// Ready (with whether it was a drain) once the armed deadline fired.
+    fn poll_fired(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.clock().now() >= self.deadline() {
+            return Poll::Ready(false);
+        }
+        self.clock()
+            .with_entry(self.index, |entry| {
                 if entry.fired {
-                    return Poll::Ready(());
+                    return Poll::Ready(entry.interrupted);
                 }
                 match &entry.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
                     _ => entry.waker = Some(cx.waker().clone()),
                 }
                 Poll::Pending
-            }
-        }
+            })
+            .unwrap_or(Poll::Ready(false))
+    }
+
+    fn deadline(&self) -> Instant {
+        self.clock()
+            .with_entry(self.index, |entry| entry.at)
+            .unwrap_or_else(|| self.clock().now())
     }
 }
 
-impl Drop for Deadline<'_> {
+struct Disarm<'a>(&'a ConnTimer);
+
+impl Drop for Disarm<'_> {
     fn drop(&mut self) {
-        if let Some(i) = self.slot {
-            self.clock.entries.borrow_mut()[i] = None;
-            self.clock.free.borrow_mut().push(i);
-        }
+        self.0
+            .clock()
+            .with_entry(self.0.index, |entry| entry.armed = false);
     }
 }
 
-/// Runs `fut`, failing with `TimedOut` once the clock passes `at`.
-pub(crate) async fn with_deadline<T>(
-    clock: &CoarseClock,
-    at: Instant,
-    fut: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    futures_lite::future::or(fut, async {
-        clock.deadline(at).await;
-        Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
-    })
-    .await
-}
-
-/// Runs `fut`, failing with `TimedOut` if it takes longer than `limit` (give or take a tick).
-pub(crate) async fn with_timeout<T>(
-    clock: &CoarseClock,
-    limit: Duration,
-    fut: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    with_deadline(clock, clock.now() + limit, fut).await
+impl Drop for ConnTimer {
+    fn drop(&mut self) {
+        self.core.clock.release(self.index);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn noop_waker() -> Waker {
-        futures_lite::future::block_on(futures_lite::future::poll_fn(|cx| {
-            Poll::Ready(cx.waker().clone())
-        }))
-    }
-
     #[test]
-    fn deadlines_fire_on_tick_and_free_their_slots() {
+    fn slots_fire_on_tick_or_drain_and_are_reused() {
         let clock = CoarseClock::new();
-        let waker = noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        let mut past = clock.deadline(clock.now());
-        assert!(Pin::new(&mut past).poll(&mut cx).is_ready());
-        let mut soon = clock.deadline(clock.now() + Duration::from_millis(1));
-        let mut later = clock.deadline(clock.now() + Duration::from_secs(3600));
-        assert!(Pin::new(&mut soon).poll(&mut cx).is_pending());
-        assert!(Pin::new(&mut later).poll(&mut cx).is_pending());
+        let a = clock.allocate();
+        let b = clock.allocate();
+        let arm = |i: usize, at: Instant, interruptible: bool| {
+            clock.with_entry(i, |e| {
+                e.at = at;
+                e.armed = true;
+                e.fired = false;
+                e.interruptible = interruptible;
+            });
+        };
+        arm(a, clock.now() + Duration::from_millis(1), false);
+        arm(b, clock.now() + Duration::from_secs(3600), true);
         std::thread::sleep(Duration::from_millis(5));
         clock.tick();
-        assert!(Pin::new(&mut soon).poll(&mut cx).is_ready());
-        assert!(Pin::new(&mut later).poll(&mut cx).is_pending());
-        drop(soon);
-        drop(later);
-        assert!(clock.entries.borrow().iter().all(Option::is_none));
-        assert_eq!(clock.free.borrow().len(), 2);
+        assert_eq!(clock.with_entry(a, |e| e.fired), Some(true));
+        assert_eq!(clock.with_entry(b, |e| e.fired), Some(false));
+        clock.interrupt();
+        assert_eq!(
+            clock.with_entry(b, |e| (e.fired, e.interrupted)),
+            Some((true, true))
+        );
+        clock.release(a);
+        assert_eq!(clock.allocate(), a);
     }
 }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::io::AsyncWriteExt;
-use futures_lite::{FutureExt as _, StreamExt as _};
+use futures_lite::StreamExt as _;
 use glommio::net::TcpStream;
 
 use super::body::Body;
-use super::clock::{with_deadline, with_timeout};
+use super::clock::ConnTimer;
 use super::core::CoreShared;
 use super::io::{write_all_timeout, ScratchRead, Stream, READ_CHUNK};
 use super::{Handler, PlainHttp, Request, RequestError, Response, ResponseBody};
@@ -52,6 +52,8 @@ pub(crate) struct ConnIo {
     /// Response bytes not yet written (pipelined responses are batched).
     wbuf: Vec<u8>,
     pub(crate) core: Rc<CoreShared>,
+    /// The connection's deadline slot, for every read and write.
+    pub(crate) timer: ConnTimer,
     pub(crate) body: BodyState,
     pub(crate) continue_pending: bool,
     pub(crate) pending_chunk: Option<Bytes>,
@@ -72,7 +74,7 @@ impl ConnIo {
             return Ok(());
         }
         let limit = self.core.config.timeouts.body;
-        let result = write_all_timeout(&self.core.clock, &mut self.stream, &self.wbuf, limit).await;
+        let result = write_all_timeout(&self.timer, &mut self.stream, &self.wbuf, limit).await;
         self.wbuf.clear();
         if self.wbuf.capacity() > PIPELINE_BATCH * 2 {
             self.wbuf = Vec::new();
@@ -81,8 +83,8 @@ impl ConnIo {
     }
 
     /// Reads more bytes into `rbuf` before the clock passes `deadline`; 0 means the peer
-    /// closed.
-    async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
+    /// closed. An `idle` read also ends (`Interrupted`) when the core starts draining.
+    async fn read_more(&mut self, deadline: Instant, idle: bool) -> io::Result<usize> {
         self.flush_pending().await?;
         let read = ScratchRead {
             stream: &mut self.stream,
@@ -90,7 +92,7 @@ impl ConnIo {
             out: &mut self.rbuf,
             max: READ_CHUNK,
         };
-        with_deadline(&self.core.clock, deadline, read).await
+        self.timer.run_until(deadline, idle, read).await
     }
 }
 
@@ -116,7 +118,8 @@ pub(crate) async fn run<H: Handler>(tcp: TcpStream, core: Rc<CoreShared>, handle
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = tcp.set_nodelay(true);
-    let Some((stream, secure)) = establish(tcp, &core).await else {
+    let timer = ConnTimer::new(core.clone());
+    let Some((stream, secure)) = establish(tcp, &core, &timer).await else {
         return;
     };
     let refuse_plain =
@@ -126,6 +129,7 @@ pub(crate) async fn run<H: Handler>(tcp: TcpStream, core: Rc<CoreShared>, handle
         rbuf: BytesMut::new(),
         wbuf: Vec::new(),
         core,
+        timer,
         body: BodyState::Done,
         continue_pending: false,
         pending_chunk: None,
@@ -163,16 +167,17 @@ pub(crate) async fn run<H: Handler>(tcp: TcpStream, core: Rc<CoreShared>, handle
 }
 
 /// Accepts TLS when the first byte is a handshake and TLS is configured.
-async fn establish(tcp: TcpStream, core: &CoreShared) -> Option<(Stream, bool)> {
+async fn establish(tcp: TcpStream, core: &CoreShared, timer: &ConnTimer) -> Option<(Stream, bool)> {
     let Some(tls) = &core.config.tls else {
         return Some((Stream::Plain(tcp), false));
     };
     let limit = core.config.timeouts.head;
     let mut first = [0u8; 1];
-    let peeked = with_timeout(&core.clock, limit, async {
-        tcp.peek(&mut first).await.map_err(io::Error::from)
-    })
-    .await;
+    let peeked = timer
+        .run(limit, async {
+            tcp.peek(&mut first).await.map_err(io::Error::from)
+        })
+        .await;
     if !matches!(peeked, Ok(1)) {
         return None;
     }
@@ -181,7 +186,7 @@ async fn establish(tcp: TcpStream, core: &CoreShared) -> Option<(Stream, bool)> 
     }
     let config = tls.current(&mut core.tls_cache.borrow_mut());
     let acceptor = futures_rustls::TlsAcceptor::from(config);
-    match with_timeout(&core.clock, limit, acceptor.accept(tcp)).await {
+    match timer.run(limit, acceptor.accept(tcp)).await {
         Ok(stream) => Some((Stream::Tls(Box::new(stream)), true)),
         Err(e) => {
             tracing::debug!(error = %e, "TLS handshake failed");
@@ -205,13 +210,8 @@ async fn wait_for_request(io: &mut ConnIo, first: bool) -> ConnState {
     io.rbuf = BytesMut::new();
     let timeouts = io.core.config.timeouts;
     let limit = if first { timeouts.head } else { timeouts.idle };
-    let core = io.core.clone();
-    let read = io.read_more(core.clock.now() + limit);
-    let interrupted = async {
-        core.draining.wait().await;
-        Err(io::Error::new(io::ErrorKind::Interrupted, "draining"))
-    };
-    match read.or(interrupted).await {
+    let deadline = io.core.clock.now() + limit;
+    match io.read_more(deadline, true).await {
         Ok(0) | Err(_) => ConnState::Closed { linger: false },
         Ok(_) => ConnState::ReadingHead,
     }
@@ -225,7 +225,7 @@ async fn read_head(io: &mut ConnIo) -> HeadOutcome {
             Err(err) => return HeadOutcome::Refused(err),
             Ok(None) => {}
         }
-        match io.read_more(deadline).await {
+        match io.read_more(deadline, false).await {
             Ok(0) => return HeadOutcome::Gone,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => return HeadOutcome::TimedOut,
@@ -372,7 +372,7 @@ async fn write_response(
         }
         ResponseBody::Full(bytes) => {
             io.flush_pending().await?;
-            write_all_timeout(&io.core.clock, &mut io.stream, &bytes, limit).await?;
+            write_all_timeout(&io.timer, &mut io.stream, &bytes, limit).await?;
         }
         ResponseBody::Stream(mut stream) => {
             io.flush_pending().await?;
@@ -394,7 +394,7 @@ async fn write_response(
                 if chunked {
                     encode_chunk_prefix(piece.len(), &mut io.wbuf);
                     io.flush_pending().await?;
-                    write_all_timeout(&io.core.clock, &mut io.stream, &piece, limit).await?;
+                    write_all_timeout(&io.timer, &mut io.stream, &piece, limit).await?;
                     io.wbuf.extend_from_slice(b"\r\n");
                 } else {
                     if let ResponseFraming::Length(n) = framing {
@@ -406,7 +406,7 @@ async fn write_response(
                             return Ok(false);
                         }
                     }
-                    write_all_timeout(&io.core.clock, &mut io.stream, &piece, limit).await?;
+                    write_all_timeout(&io.timer, &mut io.stream, &piece, limit).await?;
                 }
             }
             if chunked {
@@ -436,7 +436,10 @@ async fn close(io: &mut ConnIo, linger: bool) {
     if io.flush_pending().await.is_err() {
         return;
     }
-    let _ = with_timeout(&io.core.clock, Duration::from_secs(1), io.stream.close()).await;
+    let _ = io
+        .timer
+        .run(Duration::from_secs(1), io.stream.close())
+        .await;
     if !linger {
         return;
     }
@@ -444,7 +447,7 @@ async fn close(io: &mut ConnIo, linger: bool) {
     let mut dropped = 0;
     io.rbuf = BytesMut::new();
     while dropped < LINGER_BYTES {
-        match io.read_more(deadline).await {
+        match io.read_more(deadline, false).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 dropped += n;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_lite::FutureExt as _;
 use glommio::net::{TcpListener, TcpStream};
 
-use super::clock::{CoarseClock, TICK};
+use super::clock::{CoarseClock, ConnTimer, TICK};
 use super::event::LocalEvent;
 use super::io::{write_all_timeout, Stream, READ_CHUNK};
 use super::{conn, Handler, RequestError, ServerConfig, ShutdownSignal};
@@ -22,6 +22,7 @@ const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// State shared by the connections of one core.
+#[derive(Debug)]
 pub(crate) struct CoreShared {
     pub(crate) config: Arc<ServerConfig>,
     /// Read buffer shared by every connection of the core (see `io::ScratchRead`).
@@ -94,6 +95,8 @@ pub async fn serve_core<H: Handler>(
                 glommio::timer::sleep(SHUTDOWN_POLL).await;
             }
             core.draining.set();
+            // Idle keep-alive connections wake and close.
+            core.clock.interrupt();
         }
     })
     .detach();
@@ -169,5 +172,6 @@ async fn refuse_overloaded<H: Handler>(stream: TcpStream, core: Rc<CoreShared>, 
     let mut out = Vec::new();
     conn::encode_simple_response(&mut out, response, &core.clock.date());
     let mut stream = Stream::Plain(stream);
-    let _ = write_all_timeout(&core.clock, &mut stream, &out, REFUSAL_WRITE_TIMEOUT).await;
+    let timer = ConnTimer::new(core.clone());
+    let _ = write_all_timeout(&timer, &mut stream, &out, REFUSAL_WRITE_TIMEOUT).await;
 }

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use futures_lite::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 
-use super::clock::{with_timeout, CoarseClock};
+use super::clock::ConnTimer;
 
 /// Bytes read from a socket in one call; also the size of the per-core scratch buffer.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -93,7 +93,7 @@ impl Future for ScratchRead<'_> {
 
 /// Writes all of `data` and flushes, failing if the peer stops reading for `limit`.
 pub(crate) async fn write_all_timeout(
-    clock: &CoarseClock,
+    timer: &ConnTimer,
     stream: &mut Stream,
     data: &[u8],
     limit: Duration,
@@ -101,9 +101,10 @@ pub(crate) async fn write_all_timeout(
     if data.is_empty() {
         return Ok(());
     }
-    with_timeout(clock, limit, async {
-        stream.write_all(data).await?;
-        stream.flush().await
-    })
-    .await
+    timer
+        .run(limit, async {
+            stream.write_all(data).await?;
+            stream.flush().await
+        })
+        .await
 }
