@@ -224,6 +224,31 @@ fn continue_is_sent_when_the_handler_reads_the_body() {
 }
 
 #[test]
+fn continue_never_overtakes_an_earlier_pipelined_response() {
+    let server = TestServer::start(ServerConfig::default());
+    let mut stream = server.connect();
+    // The first response is batched (the next head is already buffered); the 100 Continue
+    // for the second request must still come after it.
+    stream
+        .write_all(b"GET /stream?n=2 HTTP/1.1\r\nHost: x\r\n\r\nPUT /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        .unwrap();
+    let mut pending = Vec::new();
+    let (status, _, body) = read_response(&mut stream, &mut pending);
+    assert_eq!((status, body.len()), (200, 2000));
+    let mut buf = [0u8; 64];
+    while pending.len() < 25 {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0);
+        pending.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&pending[..25], b"HTTP/1.1 100 Continue\r\n\r\n");
+    pending.drain(..25);
+    stream.write_all(b"abc").unwrap();
+    let (status, _, body) = read_response(&mut stream, &mut pending);
+    assert_eq!((status, body.as_slice()), (200, &b"abc"[..]));
+}
+
+#[test]
 fn refusing_without_reading_never_sends_continue_and_closes() {
     let server = TestServer::start(ServerConfig::default());
     let mut stream = server.connect();

@@ -135,6 +135,10 @@ impl<'c> Body<'c> {
         self.send_continue().await?;
         if let BodyState::Length { remaining } = self.io.body {
             if self.io.rbuf.is_empty() && self.io.pending_chunk.is_none() {
+                if let Err(e) = self.io.flush_pending().await {
+                    self.io.body = BodyState::Failed;
+                    return Err(BodyError::from_io(e));
+                }
                 let want = (remaining.min(dst.len() as u64)) as usize;
                 let limit = self.io.core.config.timeouts.body;
                 let read = self
@@ -215,6 +219,11 @@ impl<'c> Body<'c> {
     async fn send_continue(&mut self) -> Result<(), BodyError> {
         if self.io.continue_pending {
             self.io.continue_pending = false;
+            // Responses to earlier pipelined requests go first.
+            if let Err(e) = self.io.flush_pending().await {
+                self.io.body = BodyState::Failed;
+                return Err(BodyError::from_io(e));
+            }
             let limit = self.io.core.config.timeouts.body;
             if let Err(e) =
                 write_all_timeout(&self.io.timer, &mut self.io.stream, CONTINUE_100, limit).await
@@ -227,6 +236,11 @@ impl<'c> Body<'c> {
     }
 
     async fn fill(&mut self) -> Result<(), BodyError> {
+        // The client may wait for earlier pipelined responses before it sends more.
+        if let Err(e) = self.io.flush_pending().await {
+            self.io.body = BodyState::Failed;
+            return Err(BodyError::from_io(e));
+        }
         let io = &mut *self.io;
         let limit = io.core.config.timeouts.body;
         let read = ScratchRead {
