@@ -6,6 +6,7 @@ use cairn_http::server::{Handler, Request, RequestError, Response};
 
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request_id::RequestIds;
+use crate::s3::router::{route, RouteError, RouteInput, RouterConfig};
 
 /// The health endpoint. No bucket name can start with `_`, so it never shadows a bucket.
 pub const HEALTH_PATH: &str = "/_cairn/health";
@@ -15,12 +16,14 @@ const HEALTH_DRAINING: &str = "{\"status\":\"draining\"}\n";
 #[derive(Debug)]
 pub struct CairnService {
     ids: RequestIds,
+    router: RouterConfig,
 }
 
 impl CairnService {
     pub fn new(core: usize) -> Self {
         CairnService {
             ids: RequestIds::new(core),
+            router: RouterConfig::default(),
         }
     }
 
@@ -49,9 +52,28 @@ impl Handler for CairnService {
         if path == HEALTH_PATH && matches!(request.head.method(), Method::Get | Method::Head) {
             return self.health(&request, request_id);
         }
-        let mut response = S3Error::new(S3ErrorCode::NotImplemented, path)
-            .with_message("This S3 operation is not implemented yet.")
-            .into_response(&request_id);
+        let input = RouteInput {
+            method: request.head.method(),
+            path,
+            query: request.head.query(),
+            host: request.head.header_str("host"),
+            copy_source: request.head.header("x-amz-copy-source").is_some(),
+        };
+        let error = match route(&input, &self.router) {
+            Ok(endpoint) => S3Error::new(S3ErrorCode::NotImplemented, path)
+                .with_message(format!("{} is not implemented yet.", endpoint.operation())),
+            Err(RouteError::NotImplemented(what)) => {
+                S3Error::new(S3ErrorCode::NotImplemented, path)
+                    .with_message(format!("The {what} sub-resource is not implemented."))
+            }
+            Err(RouteError::MethodNotAllowed) => S3Error::new(S3ErrorCode::MethodNotAllowed, path),
+            Err(RouteError::InvalidUri) => S3Error::new(S3ErrorCode::InvalidURI, path),
+            Err(RouteError::InvalidPartNumber) => S3Error::new(S3ErrorCode::InvalidArgument, path)
+                .with_message("Part number must be an integer between 1 and 10000, inclusive."),
+            Err(RouteError::UnknownHost) => S3Error::new(S3ErrorCode::InvalidRequest, path)
+                .with_message("The Host header names no endpoint of this server."),
+        };
+        let mut response = error.into_response(&request_id);
         if request.head.method() == Method::Head {
             // A HEAD answer carries no body, only its length.
             let len = match &response.body {

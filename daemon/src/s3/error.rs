@@ -11,8 +11,10 @@ use quick_xml::escape::escape;
 pub enum S3ErrorCode {
     AccessDenied,
     InternalError,
+    InvalidArgument,
     InvalidRequest,
     InvalidURI,
+    MethodNotAllowed,
     NotImplemented,
     RequestHeaderSectionTooLarge,
     RequestTimeout,
@@ -25,8 +27,10 @@ impl S3ErrorCode {
         match self {
             S3ErrorCode::AccessDenied => "AccessDenied",
             S3ErrorCode::InternalError => "InternalError",
+            S3ErrorCode::InvalidArgument => "InvalidArgument",
             S3ErrorCode::InvalidRequest => "InvalidRequest",
             S3ErrorCode::InvalidURI => "InvalidURI",
+            S3ErrorCode::MethodNotAllowed => "MethodNotAllowed",
             S3ErrorCode::NotImplemented => "NotImplemented",
             S3ErrorCode::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             S3ErrorCode::RequestTimeout => "RequestTimeout",
@@ -39,9 +43,11 @@ impl S3ErrorCode {
         match self {
             S3ErrorCode::AccessDenied => 403,
             S3ErrorCode::InternalError => 500,
-            S3ErrorCode::InvalidRequest | S3ErrorCode::InvalidURI | S3ErrorCode::RequestTimeout => {
-                400
-            }
+            S3ErrorCode::InvalidArgument
+            | S3ErrorCode::InvalidRequest
+            | S3ErrorCode::InvalidURI
+            | S3ErrorCode::RequestTimeout => 400,
+            S3ErrorCode::MethodNotAllowed => 405,
             S3ErrorCode::NotImplemented => 501,
             S3ErrorCode::RequestHeaderSectionTooLarge => 400,
             S3ErrorCode::SlowDown => 503,
@@ -53,8 +59,10 @@ impl S3ErrorCode {
         match self {
             S3ErrorCode::AccessDenied => "Access Denied",
             S3ErrorCode::InternalError => "We encountered an internal error. Please try again.",
+            S3ErrorCode::InvalidArgument => "Invalid Argument",
             S3ErrorCode::InvalidRequest => "Invalid Request",
             S3ErrorCode::InvalidURI => "Couldn't parse the specified URI.",
+            S3ErrorCode::MethodNotAllowed => "The specified method is not allowed against this resource.",
             S3ErrorCode::NotImplemented => "A header you provided implies functionality that is not implemented",
             S3ErrorCode::RequestHeaderSectionTooLarge => "Your request header section exceeds the maximum allowed size.",
             S3ErrorCode::RequestTimeout => {
