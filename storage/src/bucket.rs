@@ -1,0 +1,223 @@
+//! Bucket names (S3's general-purpose bucket naming rules) and bucket listing types.
+//! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
+
+use crate::engine::{now_ms, CoreStore};
+use crate::error::{Error, Result};
+use crate::meta::{family_end, Family};
+use crate::record::BucketRecord;
+use crate::shard::{bucket_is_empty, Op, Reply};
+
+/// Prefixes S3 reserves.
+const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes S3 reserves (access point aliases, Object Lambda, MRAP, directory and table buckets).
+const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+/// Checks a bucket name against S3's rules.
+pub fn validate_bucket_name(name: &str) -> Result<()> {
+    let bytes = name.as_bytes();
+    if !(3..=63).contains(&bytes.len()) {
+        return Err(Error::InvalidBucketName("must be 3 to 63 characters long"));
+    }
+    if !bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err(Error::InvalidBucketName(
+            "only lowercase letters, digits, dots and hyphens are allowed",
+        ));
+    }
+    let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) {
+        return Err(Error::InvalidBucketName(
+            "must begin and end with a letter or digit",
+        ));
+    }
+    if name.contains("..") {
+        return Err(Error::InvalidBucketName(
+            "must not contain two adjacent dots",
+        ));
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() || looks_like_ipv4(name) {
+        return Err(Error::InvalidBucketName(
+            "must not be formatted as an IP address",
+        ));
+    }
+    if RESERVED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        return Err(Error::InvalidBucketName("uses a reserved prefix"));
+    }
+    if RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return Err(Error::InvalidBucketName("uses a reserved suffix"));
+    }
+    Ok(())
+}
+
+/// Four dot-separated groups of 1–3 digits (S3 also refuses forms like `01.002.3.4`).
+fn looks_like_ipv4(name: &str) -> bool {
+    let groups: Vec<&str> = name.split('.').collect();
+    groups.len() == 4
+        && groups
+            .iter()
+            .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A bucket as `head_bucket` and `list_buckets` report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub name: String,
+    pub owner: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: u64,
+}
+
+impl CoreStore {
+    /// Creates a bucket owned by `owner`.
+    pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<()> {
+        validate_bucket_name(name)?;
+        self.shared().health.check()?;
+        self.call(
+            self.bucket_owner(name),
+            Op::CreateBucket {
+                name: name.to_owned(),
+                owner: owner.to_owned(),
+                now_ms: now_ms(),
+                shards: self.shared().config.shards_per_bucket,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a bucket that has no objects and no multipart uploads in progress.
+    ///
+    /// The bucket is first marked `Deleting` (new writes to it are refused), then every core's
+    /// owner task is passed a barrier so that writes it accepted before are applied, and only
+    /// then are the shards checked for emptiness.
+    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+        self.shared().health.check()?;
+        let owner = self.bucket_owner(name);
+        let id = match self
+            .call(
+                owner,
+                Op::MarkBucketDeleting {
+                    name: name.to_owned(),
+                },
+            )
+            .await?
+        {
+            Reply::BucketId(id) => id,
+            _ => return Err(Error::Corrupt("unexpected owner reply")),
+        };
+        let checked = async {
+            for core in 0..self.cores() {
+                self.call(core, Op::Barrier).await?;
+            }
+            let record = self.bucket_record(name)?;
+            bucket_is_empty(self, &record)
+        }
+        .await;
+        let empty = matches!(checked, Ok(true));
+        self.call(
+            owner,
+            Op::FinishBucketDelete {
+                name: name.to_owned(),
+                id,
+                empty,
+            },
+        )
+        .await?;
+        match checked {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::BucketNotEmpty),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A bucket's owner and creation time.
+    pub async fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
+        let b = self.active_bucket(name).map_err(|e| match e {
+            Error::OperationAborted => Error::NoSuchBucket,
+            e => e,
+        })?;
+        Ok(BucketInfo {
+            name: name.to_owned(),
+            owner: b.owner,
+            created_ms: b.created_ms,
+        })
+    }
+
+    /// Every bucket, in name order (the S3 layer filters by owner).
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let start = [Family::Bucket as u8];
+        let mut out = Vec::new();
+        for entry in self.meta().range(&start, &family_end(Family::Bucket)) {
+            let (k, v) = entry?;
+            let b = BucketRecord::decode(&v)?;
+            let name =
+                String::from_utf8(k[1..].to_vec()).map_err(|_| Error::Corrupt("bucket name"))?;
+            out.push(BucketInfo {
+                name,
+                owner: b.owner,
+                created_ms: b.created_ms,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_valid_names() {
+        for name in [
+            "abc",
+            "my-bucket",
+            "my.bucket.1",
+            "1bucket",
+            &"a".repeat(63),
+            "a-b.c-d",
+        ] {
+            assert!(validate_bucket_name(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn refuses_invalid_names() {
+        for name in [
+            "ab",
+            &"a".repeat(64),
+            "MyBucket",
+            "my_bucket",
+            "-bucket",
+            "bucket-",
+            ".bucket",
+            "bucket.",
+            "my..bucket",
+            "192.168.5.4",
+            "1.2.3.4",
+            "xn--bucket",
+            "sthree-bucket",
+            "amzn-s3-demo-bucket",
+            "bucket-s3alias",
+            "bucket--ol-s3",
+            "bucket.mrap",
+            "bucket--x-s3",
+            "bucket--table-s3",
+            "bücket",
+            "bu cket",
+        ] {
+            assert!(
+                matches!(validate_bucket_name(name), Err(Error::InvalidBucketName(_))),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn dotted_numbers_that_are_not_four_groups_are_fine() {
+        assert!(validate_bucket_name("1.2.3").is_ok());
+        assert!(validate_bucket_name("1.2.3.4.5").is_ok());
+        assert!(validate_bucket_name("1.2.3.4a").is_ok());
+    }
+}

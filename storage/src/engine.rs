@@ -1,0 +1,429 @@
+//! The engine handle (`Engine`, shared by all cores) and the per-core store (`CoreStore`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use glommio::channels::channel_mesh::{MeshBuilder, Receivers, Senders};
+use glommio::channels::local_channel::{self, LocalSender};
+use glommio::io::Directory;
+
+use crate::blob::BlobDir;
+use crate::commit::{GroupCommit, Health};
+use crate::error::{Error, Result};
+use crate::meta::{bucket_key, MetaStore, SledStore};
+use crate::record::{BucketRecord, BucketState};
+use crate::recovery::{self, RecoveryReport};
+use crate::shard::{Msg, Op, OwnerQueue, Reply, Responder};
+
+/// Default size up to which objects are stored inline in their metadata record.
+pub const DEFAULT_INLINE_THRESHOLD: usize = 8 << 10;
+/// S3's minimum size of every part but the last.
+pub const DEFAULT_MIN_PART_SIZE: u64 = 5 << 20;
+/// Default shards per bucket index.
+pub const DEFAULT_SHARDS_PER_BUCKET: u16 = 16;
+/// Default free space kept on the data disk so metadata can still be written when blobs fill it.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
+/// Capacity of each cross-core channel.
+const MESH_CAPACITY: usize = 1024;
+
+/// How the engine is laid out and tuned.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Root of the data: `meta/` (sled) and `blobs/<core>/`.
+    pub data_dir: PathBuf,
+    /// Number of cores (executors) that will attach.
+    pub cores: usize,
+    /// Index shards of a new bucket (stored with the bucket; later changes affect new buckets).
+    pub shards_per_bucket: u16,
+    /// Objects up to this size are stored inside their metadata record.
+    pub inline_threshold: usize,
+    /// Minimum size of every part but the last of a multipart upload.
+    pub min_part_size: u64,
+    /// Blob writes fail with `NoSpace` when the disk has less free space than this.
+    pub min_free_bytes: u64,
+}
+
+impl EngineConfig {
+    /// Production defaults for `cores` cores storing under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>, cores: usize) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            cores,
+            shards_per_bucket: DEFAULT_SHARDS_PER_BUCKET,
+            inline_threshold: DEFAULT_INLINE_THRESHOLD,
+            min_part_size: DEFAULT_MIN_PART_SIZE,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: EngineConfig,
+    pub(crate) meta: Arc<dyn MetaStore>,
+    pub(crate) blobs: BlobDir,
+    pub(crate) health: Health,
+    meshes: Mutex<Vec<Option<MeshBuilder<Msg, glommio::channels::channel_mesh::Full>>>>,
+    peer_of_core: Mutex<Vec<Option<usize>>>,
+    recovery: RecoveryReport,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The storage engine. Open it once on the main thread, then `attach` every core.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Opens the metadata store and runs start-up recovery (orphan blobs, interrupted deletes).
+    pub fn open(config: EngineConfig) -> Result<Engine> {
+        if config.cores == 0 || config.cores > usize::from(u16::MAX) {
+            return Err(Error::InvalidArgument("cores must be between 1 and 65535"));
+        }
+        if config.shards_per_bucket == 0 {
+            return Err(Error::InvalidArgument(
+                "shards_per_bucket must be at least 1",
+            ));
+        }
+        std::fs::create_dir_all(&config.data_dir)?;
+        let meta: Arc<dyn MetaStore> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
+        let blobs = BlobDir::new(config.data_dir.join("blobs"));
+        std::fs::create_dir_all(blobs.root())?;
+        let recovery = recovery::run(meta.as_ref(), &blobs)?;
+        let meshes = if config.cores > 1 {
+            let mesh = MeshBuilder::full(config.cores, MESH_CAPACITY);
+            (0..config.cores).map(|_| Some(mesh.clone())).collect()
+        } else {
+            vec![None]
+        };
+        let cores = config.cores;
+        Ok(Engine {
+            shared: Arc::new(Shared {
+                config,
+                meta,
+                blobs,
+                health: Health::default(),
+                meshes: Mutex::new(meshes),
+                peer_of_core: Mutex::new(vec![None; cores]),
+                recovery,
+            }),
+        })
+    }
+
+    /// What start-up recovery found and did.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.shared.recovery
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// Bytes the metadata store occupies on disk.
+    pub fn metadata_bytes_on_disk(&self) -> Result<u64> {
+        self.shared.meta.size_on_disk()
+    }
+
+    /// Why writes are refused, if a durability failure happened.
+    pub fn health(&self) -> Result<()> {
+        self.shared.health.check()
+    }
+
+    /// Attaches the calling glommio executor as core `core`: joins the cross-core mesh (waits
+    /// until every core has attached) and spawns this core's shard-owner task.
+    pub async fn attach(&self, core: usize) -> Result<CoreStore> {
+        let shared = self.shared.clone();
+        if core >= shared.config.cores {
+            return Err(Error::InvalidArgument("core index out of range"));
+        }
+        let mesh = shared
+            .meshes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(core)
+            .and_then(Option::take);
+        let core_dir = shared.blobs.core_dir(core as u16);
+        std::fs::create_dir_all(&core_dir)?;
+        let dir = Directory::open(&core_dir).await?;
+        let (senders, receivers) = match mesh {
+            Some(mesh) => {
+                let (s, r) = mesh.join().await.map_err(|_| Error::Unavailable)?;
+                (Some(s), Some(r))
+            }
+            None if shared.config.cores == 1 => (None, None),
+            None => return Err(Error::InvalidArgument("core attached twice")),
+        };
+        let peer = senders.as_ref().map_or(0, Senders::peer_id);
+        shared
+            .peer_of_core
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())[core] = Some(peer);
+        let peers = loop {
+            let map = shared
+                .peer_of_core
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if map.iter().all(Option::is_some) {
+                break map.into_iter().flatten().collect::<Vec<_>>();
+            }
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        };
+        let (queue_tx, queue_rx) = local_channel::new_unbounded();
+        let inner = Rc::new(CoreInner {
+            engine: Engine { shared },
+            core,
+            peers,
+            senders,
+            queue: queue_tx,
+            pending: RefCell::new(HashMap::new()),
+            next_request: Cell::new(0),
+            dir,
+            dir_sync: GroupCommit::default(),
+            meta_flush: GroupCommit::default(),
+        });
+        let store = CoreStore { inner };
+        if let Some(receivers) = receivers {
+            spawn_routers(&store, receivers);
+        }
+        // The core's tasks hold weak references: they end when the last `CoreStore` is dropped,
+        // which releases the engine (and sled's lock) for a clean re-open.
+        glommio::spawn_local(crate::shard::owner_loop(
+            Rc::downgrade(&store.inner),
+            queue_rx,
+        ))
+        .detach();
+        Ok(store)
+    }
+}
+
+pub(crate) struct CoreInner {
+    pub(crate) engine: Engine,
+    pub(crate) core: usize,
+    /// Mesh peer id of each core index.
+    peers: Vec<usize>,
+    senders: Option<Senders<Msg>>,
+    queue: LocalSender<OwnerQueue>,
+    pending: RefCell<HashMap<u64, LocalSender<Result<Reply>>>>,
+    next_request: Cell<u64>,
+    dir: Directory,
+    dir_sync: GroupCommit,
+    meta_flush: GroupCommit,
+}
+
+/// One core's view of the engine. Cheap to clone; not `Send` (it lives on its executor).
+#[derive(Clone)]
+pub struct CoreStore {
+    pub(crate) inner: Rc<CoreInner>,
+}
+
+impl std::fmt::Debug for CoreStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreStore")
+            .field("core", &self.inner.core)
+            .finish_non_exhaustive()
+    }
+}
+
+fn spawn_routers(store: &CoreStore, mut receivers: Receivers<Msg>) {
+    let peer_to_core: HashMap<usize, usize> = store
+        .inner
+        .peers
+        .iter()
+        .enumerate()
+        .map(|(core, &peer)| (peer, core))
+        .collect();
+    for (peer, stream) in receivers.streams() {
+        let weak: Weak<CoreInner> = Rc::downgrade(&store.inner);
+        let from = peer_to_core.get(&peer).copied().unwrap_or(usize::MAX);
+        glommio::spawn_local(async move {
+            while let Some(msg) = stream.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let store = CoreStore { inner };
+                match msg {
+                    Msg::Request { id, op } => {
+                        let _ = store.inner.queue.try_send(OwnerQueue {
+                            responder: Responder::Remote { core: from, id },
+                            op: *op,
+                        });
+                    }
+                    Msg::Reply { id, result } => {
+                        if let Some(tx) = store.inner.pending.borrow_mut().remove(&id) {
+                            let _ = tx.try_send(result);
+                        }
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+impl CoreStore {
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.engine.shared
+    }
+
+    /// This store's core index.
+    pub fn core(&self) -> usize {
+        self.inner.core
+    }
+
+    /// The engine this core belongs to.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn meta(&self) -> &dyn MetaStore {
+        self.shared().meta.as_ref()
+    }
+
+    pub(crate) fn cores(&self) -> usize {
+        self.shared().config.cores
+    }
+
+    /// Sends `op` to core `owner`'s shard-owner task and waits for its reply.
+    pub(crate) async fn call(&self, owner: usize, op: Op) -> Result<Reply> {
+        let (tx, rx) = local_channel::new_bounded(1);
+        if owner == self.inner.core {
+            self.inner
+                .queue
+                .try_send(OwnerQueue {
+                    responder: Responder::Local(tx),
+                    op,
+                })
+                .map_err(|_| Error::Unavailable)?;
+        } else {
+            let id = self.inner.next_request.get();
+            self.inner.next_request.set(id + 1);
+            self.inner.pending.borrow_mut().insert(id, tx);
+            let senders = self.inner.senders.as_ref().ok_or(Error::Unavailable)?;
+            if senders
+                .send_to(
+                    self.inner.peers[owner],
+                    Msg::Request {
+                        id,
+                        op: Box::new(op),
+                    },
+                )
+                .await
+                .is_err()
+            {
+                self.inner.pending.borrow_mut().remove(&id);
+                return Err(Error::Unavailable);
+            }
+        }
+        rx.recv().await.ok_or(Error::Unavailable)?
+    }
+
+    /// Delivers an owner's reply to the core that asked.
+    pub(crate) async fn respond(&self, responder: Responder, result: Result<Reply>) {
+        match responder {
+            Responder::Local(tx) => {
+                let _ = tx.try_send(result);
+            }
+            Responder::Remote { core, id } => {
+                if let (Some(senders), Some(&peer)) =
+                    (self.inner.senders.as_ref(), self.inner.peers.get(core))
+                {
+                    let _ = senders.send_to(peer, Msg::Reply { id, result }).await;
+                }
+            }
+        }
+    }
+
+    /// Makes this core's new blob directory entries durable (shared by concurrent writers).
+    pub(crate) async fn sync_blob_dir(&self) -> Result<()> {
+        let inner = &self.inner;
+        let res = inner
+            .dir_sync
+            .sync(|| async { inner.dir.sync().await.map_err(Error::from) })
+            .await;
+        if let Err(e) = &res {
+            self.shared()
+                .health
+                .poison(format!("blob directory fsync failed: {e}"));
+        }
+        res.map_err(|e| Error::Poisoned(e.to_string()))
+    }
+
+    /// Flushes the metadata store (group commit); a failure poisons the engine.
+    pub(crate) async fn flush_meta(&self) -> Result<()> {
+        let shared = self.inner.engine.shared.clone();
+        let res = self
+            .inner
+            .meta_flush
+            .sync(|| {
+                let shared = shared.clone();
+                async move { shared.meta.flush().await }
+            })
+            .await;
+        if let Err(e) = &res {
+            self.shared()
+                .health
+                .poison(format!("metadata flush failed: {e}"));
+            return Err(Error::Poisoned(e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Reads a bucket record by name.
+    pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
+        match self.meta().get(&bucket_key(name))? {
+            Some(v) => BucketRecord::decode(&v),
+            None => Err(Error::NoSuchBucket),
+        }
+    }
+
+    /// Reads an active bucket's record.
+    pub(crate) fn active_bucket(&self, name: &str) -> Result<BucketRecord> {
+        let b = self.bucket_record(name)?;
+        match b.state {
+            BucketState::Active => Ok(b),
+            BucketState::Deleting => Err(Error::OperationAborted),
+        }
+    }
+
+    /// The core that owns shard `shard`.
+    pub(crate) fn shard_owner(&self, shard: u16) -> usize {
+        usize::from(shard) % self.cores()
+    }
+
+    /// The core that serialises creation and deletion of a bucket name.
+    pub(crate) fn bucket_owner(&self, name: &str) -> usize {
+        (stable_hash(name.as_bytes()) % self.cores() as u64) as usize
+    }
+}
+
+/// FNV-1a: stable across versions and platforms, so shard assignment never changes.
+pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The index shard of `key` in a bucket of `shards` shards.
+pub(crate) fn shard_of(key: &str, shards: u16) -> u16 {
+    (stable_hash(key.as_bytes()) % u64::from(shards)) as u16
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

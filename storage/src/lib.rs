@@ -1,0 +1,37 @@
+//! Cairn's storage engine: buckets, objects and multipart uploads on disk, with sled metadata,
+//! index shards owned by cores, and crash safety. It knows nothing of HTTP or S3 XML.
+//!
+//! Promise: an acknowledged write survives any crash, and a crash never exposes a partial body.
+//! Open an [`Engine`] on the main thread, then [`Engine::attach`] every glommio executor to get
+//! its [`CoreStore`].
+
+mod blob;
+mod bucket;
+mod commit;
+mod engine;
+mod error;
+mod list;
+mod meta;
+mod multipart;
+mod object;
+mod reader;
+mod record;
+mod recovery;
+mod shard;
+mod writer;
+
+pub use bucket::{validate_bucket_name, BucketInfo};
+pub use engine::{
+    CoreStore, Engine, EngineConfig, DEFAULT_INLINE_THRESHOLD, DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_MIN_PART_SIZE, DEFAULT_SHARDS_PER_BUCKET,
+};
+pub use error::{Error, Result};
+pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};
+pub use meta::{MetaStore, SledStore};
+pub use multipart::{PartInfo, PartsPage, MAX_PART_NUMBER};
+pub use object::{ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN};
+pub use reader::ObjectBody;
+pub use record::{ObjectMeta, MAX_USER_METADATA};
+pub use recovery::RecoveryReport;
+pub use shard::WriteCondition;
+pub use writer::ObjectWriter;

@@ -1,0 +1,366 @@
+//! Multipart uploads: create, upload part, list parts, complete (no copy: the object record lists
+//! the part blobs) and abort. ETag as S3 computes it: `md5(concat(part md5s))-N`.
+
+use md5::{Digest, Md5};
+
+use crate::engine::{now_ms, shard_of, CoreStore};
+use crate::error::{Error, Result};
+use crate::meta::{part_key, part_prefix, prefix_successor, upload_key, UPLOAD_ID_LEN};
+use crate::object::ObjectInfo;
+use crate::record::{Body, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
+use crate::shard::{bare_etag, Op, Reply, WriteCondition};
+use crate::writer::{ObjectWriter, WriteTarget};
+
+/// S3's largest part number.
+pub const MAX_PART_NUMBER: u16 = 10_000;
+/// Largest page of `list_parts`.
+pub const MAX_PARTS_PAGE: usize = 1000;
+
+/// A stored part, as `list_parts` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub part_number: u16,
+    /// Hex MD5 of the part, without quotes.
+    pub etag: String,
+    pub size: u64,
+    pub last_modified_ms: u64,
+}
+
+/// One page of `list_parts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartsPage {
+    pub parts: Vec<PartInfo>,
+    pub is_truncated: bool,
+    /// The part number to pass as the next marker, when truncated.
+    pub next_part_number_marker: Option<u16>,
+}
+
+/// Text form of an upload id (32 lowercase hex digits).
+pub(crate) fn format_upload_id(id: &[u8; UPLOAD_ID_LEN]) -> String {
+    hex::encode(id)
+}
+
+/// Parses an upload id; anything malformed is an upload that does not exist.
+pub(crate) fn parse_upload_id(s: &str) -> Result<[u8; UPLOAD_ID_LEN]> {
+    let mut id = [0u8; UPLOAD_ID_LEN];
+    hex::decode_to_slice(s, &mut id).map_err(|_| Error::NoSuchUpload)?;
+    Ok(id)
+}
+
+/// A fresh upload id: a store-unique counter (so ids sort by creation) and 64 random bits.
+fn new_upload_id(store: &CoreStore) -> Result<[u8; UPLOAD_ID_LEN]> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut id = [0u8; UPLOAD_ID_LEN];
+    id[..8].copy_from_slice(&store.meta().generate_id()?.to_be_bytes());
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    id[8..].copy_from_slice(&h.finish().to_be_bytes());
+    Ok(id)
+}
+
+/// Builds the object record of a completed upload from the listed and the stored parts.
+pub(crate) fn assemble(
+    upload: UploadRecord,
+    stored: &[(u16, PartRecord)],
+    listed: &[(u16, String)],
+    min_part_size: u64,
+    now_ms: u64,
+) -> Result<ObjectRecord> {
+    if listed.is_empty() {
+        return Err(Error::InvalidArgument(
+            "a completion must list at least one part",
+        ));
+    }
+    let mut md5s = Md5::new();
+    let mut blobs = Vec::with_capacity(listed.len());
+    let mut size = 0u64;
+    let mut previous = 0u16;
+    for (i, (number, etag)) in listed.iter().enumerate() {
+        if *number <= previous {
+            return Err(Error::InvalidPartOrder);
+        }
+        previous = *number;
+        let part = stored
+            .binary_search_by_key(number, |(n, _)| *n)
+            .map(|i| &stored[i].1)
+            .map_err(|_| Error::InvalidPart)?;
+        if !bare_etag(etag).eq_ignore_ascii_case(&hex::encode(part.md5)) {
+            return Err(Error::InvalidPart);
+        }
+        if i + 1 < listed.len() && part.blob.len < min_part_size {
+            return Err(Error::EntityTooSmall);
+        }
+        md5s.update(part.md5);
+        size += part.blob.len;
+        blobs.push(part.blob);
+    }
+    Ok(ObjectRecord {
+        size,
+        etag: format!("{}-{}", hex::encode(md5s.finalize()), listed.len()),
+        last_modified_ms: now_ms,
+        parts: listed.len() as u32,
+        meta: upload.meta,
+        body: Body::Blobs(blobs),
+    })
+}
+
+impl CoreStore {
+    /// Starts a multipart upload; returns its id.
+    pub async fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+    ) -> Result<String> {
+        crate::object::check_key(key)?;
+        meta.check()?;
+        self.shared().health.check()?;
+        let b = self.active_bucket(bucket)?;
+        let shard = shard_of(key, b.shards);
+        let upload_id = new_upload_id(self)?;
+        self.call(
+            self.shard_owner(shard),
+            Op::CreateUpload {
+                bucket: bucket.to_owned(),
+                bucket_id: b.id,
+                shard,
+                key: key.to_owned(),
+                upload_id,
+                record: UploadRecord {
+                    initiated_ms: now_ms(),
+                    meta,
+                },
+            },
+        )
+        .await?;
+        Ok(format_upload_id(&upload_id))
+    }
+
+    /// Starts writing part `part_number` (1 to 10000) of an upload; re-uploading replaces it.
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u16,
+    ) -> Result<ObjectWriter> {
+        if !(1..=MAX_PART_NUMBER).contains(&part_number) {
+            return Err(Error::InvalidPartNumber);
+        }
+        let id = parse_upload_id(upload_id)?;
+        let b = self.bucket_record(bucket)?;
+        let shard = shard_of(key, b.shards);
+        if self
+            .meta()
+            .get(&upload_key(b.id, shard, key, &id))?
+            .is_none()
+        {
+            return Err(Error::NoSuchUpload);
+        }
+        ObjectWriter::new(
+            self.clone(),
+            WriteTarget::Part {
+                bucket_id: b.id,
+                shard,
+                key: key.to_owned(),
+                upload_id: id,
+                part_number,
+            },
+        )
+    }
+
+    /// Lists the parts of an upload after `part_number_marker`, at most `max_parts` (≤ 1000).
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number_marker: u16,
+        max_parts: usize,
+    ) -> Result<PartsPage> {
+        if max_parts > MAX_PARTS_PAGE {
+            return Err(Error::InvalidArgument("max-parts is at most 1000"));
+        }
+        let id = parse_upload_id(upload_id)?;
+        let b = self.bucket_record(bucket)?;
+        let shard = shard_of(key, b.shards);
+        if self
+            .meta()
+            .get(&upload_key(b.id, shard, key, &id))?
+            .is_none()
+        {
+            return Err(Error::NoSuchUpload);
+        }
+        let start = part_key(&id, part_number_marker.saturating_add(1));
+        let end = prefix_successor(&part_prefix(&id)).unwrap_or_default();
+        let mut parts = Vec::new();
+        let mut is_truncated = false;
+        for entry in self.meta().range(&start, &end) {
+            let (k, v) = entry?;
+            if parts.len() == max_parts {
+                is_truncated = true;
+                break;
+            }
+            let n = u16::from_be_bytes([k[k.len() - 2], k[k.len() - 1]]);
+            let p = PartRecord::decode(&v)?;
+            parts.push(PartInfo {
+                part_number: n,
+                etag: hex::encode(p.md5),
+                size: p.blob.len,
+                last_modified_ms: p.last_modified_ms,
+            });
+        }
+        let next_part_number_marker = if is_truncated {
+            parts.last().map(|p| p.part_number)
+        } else {
+            None
+        };
+        Ok(PartsPage {
+            parts,
+            is_truncated,
+            next_part_number_marker,
+        })
+    }
+
+    /// Completes an upload from the listed `(part number, etag)` pairs, in ascending order.
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(u16, String)>,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo> {
+        self.shared().health.check()?;
+        let id = parse_upload_id(upload_id)?;
+        let b = self.active_bucket(bucket)?;
+        let shard = shard_of(key, b.shards);
+        let reply = self
+            .call(
+                self.shard_owner(shard),
+                Op::CompleteUpload {
+                    bucket: bucket.to_owned(),
+                    bucket_id: b.id,
+                    shard,
+                    key: key.to_owned(),
+                    upload_id: id,
+                    parts,
+                    min_part_size: self.shared().config.min_part_size,
+                    now_ms: now_ms(),
+                    condition,
+                },
+            )
+            .await?;
+        match reply {
+            Reply::Object(record) => Ok(ObjectInfo::from_record(key, &record)),
+            _ => Err(Error::Corrupt("unexpected owner reply")),
+        }
+    }
+
+    /// Aborts an upload and frees its parts.
+    pub async fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<()> {
+        self.shared().health.check()?;
+        let id = parse_upload_id(upload_id)?;
+        let b = self.bucket_record(bucket)?;
+        let shard = shard_of(key, b.shards);
+        self.call(
+            self.shard_owner(shard),
+            Op::AbortUpload {
+                bucket_id: b.id,
+                shard,
+                key: key.to_owned(),
+                upload_id: id,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::BlobRef;
+
+    fn part(n: u16, len: u64, byte: u8) -> (u16, PartRecord) {
+        (
+            n,
+            PartRecord {
+                md5: [byte; 16],
+                last_modified_ms: 0,
+                blob: BlobRef {
+                    core: 0,
+                    id: u64::from(n),
+                    len,
+                },
+            },
+        )
+    }
+
+    fn upload() -> UploadRecord {
+        UploadRecord {
+            initiated_ms: 0,
+            meta: ObjectMeta::default(),
+        }
+    }
+
+    #[test]
+    fn completion_checks_parts_order_and_sizes() {
+        let stored = vec![part(1, 10, 1), part(2, 10, 2), part(3, 3, 3)];
+        let tag = |b: u8| hex::encode([b; 16]);
+        let ok = assemble(
+            upload(),
+            &stored,
+            &[(1, tag(1)), (3, format!("\"{}\"", tag(3)))],
+            10,
+            5,
+        )
+        .unwrap();
+        assert_eq!(ok.size, 13);
+        let mut h = Md5::new();
+        h.update([1u8; 16]);
+        h.update([3u8; 16]);
+        assert_eq!(ok.etag, format!("{}-2", hex::encode(h.finalize())));
+        assert_eq!(ok.body.blobs().len(), 2);
+        assert!(matches!(
+            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 1, 0),
+            Err(Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(1, tag(2))], 1, 0),
+            Err(Error::InvalidPart)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(4, tag(4))], 1, 0),
+            Err(Error::InvalidPart)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))], 1, 0),
+            Err(Error::InvalidPart)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(3, tag(3)), (2, tag(2))], 1, 0),
+            Err(Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))][..0], 1, 0),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(1, tag(1)), (2, tag(2))], 11, 0),
+            Err(Error::EntityTooSmall)
+        ));
+    }
+
+    #[test]
+    fn upload_ids_round_trip_and_reject_garbage() {
+        let id = [0xab; UPLOAD_ID_LEN];
+        assert_eq!(parse_upload_id(&format_upload_id(&id)).unwrap(), id);
+        assert!(matches!(parse_upload_id("xyz"), Err(Error::NoSuchUpload)));
+    }
+}

@@ -1,0 +1,240 @@
+//! Object operations on a core: put (through `ObjectWriter`), head, get with byte ranges,
+//! delete and server-side copy, plus key and range validation.
+
+use futures_lite::StreamExt;
+
+use crate::engine::{shard_of, CoreStore};
+use crate::error::{Error, Result};
+use crate::meta::object_key;
+use crate::reader::ObjectBody;
+use crate::record::{ObjectMeta, ObjectRecord};
+use crate::shard::{Op, Reply, WriteCondition};
+use crate::writer::{ObjectWriter, WriteTarget};
+
+/// S3's longest key, in bytes of UTF-8.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// An object's metadata, as head and get report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `hex-N` for a multipart object.
+    pub etag: String,
+    pub last_modified_ms: u64,
+    /// Number of parts of a multipart object (0 for a single PUT).
+    pub parts: u32,
+    pub meta: ObjectMeta,
+}
+
+impl ObjectInfo {
+    pub(crate) fn from_record(key: &str, r: &ObjectRecord) -> ObjectInfo {
+        ObjectInfo {
+            key: key.to_owned(),
+            size: r.size,
+            etag: r.etag.clone(),
+            last_modified_ms: r.last_modified_ms,
+            parts: r.parts,
+            meta: r.meta.clone(),
+        }
+    }
+}
+
+/// What a PUT asks for besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    pub meta: ObjectMeta,
+    pub condition: WriteCondition,
+    /// The Content-MD5 the client sent; the commit fails with `BadDigest` if the body differs.
+    pub content_md5: Option<[u8; 16]>,
+}
+
+/// A requested byte range (HTTP `Range: bytes=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `first-last`, inclusive (`last` is clamped to the end).
+    FromTo(u64, u64),
+    /// `first-`
+    From(u64),
+    /// `-n`: the last `n` bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The half-open `[start, end)` the range selects in an object of `size` bytes.
+    pub fn resolve(self, size: u64) -> Result<(u64, u64)> {
+        match self {
+            ByteRange::FromTo(first, last) if first <= last && first < size => {
+                Ok((first, last.saturating_add(1).min(size)))
+            }
+            ByteRange::From(first) if first < size => Ok((first, size)),
+            ByteRange::Suffix(n) if n > 0 && size > 0 => Ok((size - n.min(size), size)),
+            _ => Err(Error::InvalidRange),
+        }
+    }
+}
+
+/// The result of a GET: metadata, the selected range and the streamed bytes.
+#[derive(Debug)]
+pub struct GetObject {
+    pub info: ObjectInfo,
+    /// `[start, end)` of the object the body holds (the whole object without a range).
+    pub range: (u64, u64),
+    pub body: ObjectBody,
+}
+
+/// Where a copy's metadata comes from (`x-amz-metadata-directive`).
+#[derive(Debug, Clone, Default)]
+pub enum MetadataDirective {
+    #[default]
+    Copy,
+    Replace(ObjectMeta),
+}
+
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidKey);
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::KeyTooLong);
+    }
+    Ok(())
+}
+
+/// How many times a read retries when a blob vanished under it (an overwrite freed it).
+const READ_RETRIES: usize = 4;
+
+impl CoreStore {
+    /// Starts a PUT: push the body with `write`, then `commit`.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        options: PutOptions,
+    ) -> Result<ObjectWriter> {
+        check_key(key)?;
+        options.meta.check()?;
+        self.shared().health.check()?;
+        let b = self.active_bucket(bucket)?;
+        ObjectWriter::new(
+            self.clone(),
+            WriteTarget::Object {
+                bucket: bucket.to_owned(),
+                bucket_id: b.id,
+                shard: shard_of(key, b.shards),
+                key: key.to_owned(),
+                meta: options.meta,
+                condition: options.condition,
+                content_md5: options.content_md5,
+            },
+        )
+    }
+
+    pub(crate) fn object_record(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
+        check_key(key)?;
+        let b = self.bucket_record(bucket)?;
+        match self
+            .meta()
+            .get(&object_key(b.id, shard_of(key, b.shards), key))?
+        {
+            Some(v) => ObjectRecord::decode(&v),
+            None => Err(Error::NoSuchKey),
+        }
+    }
+
+    /// An object's metadata.
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        Ok(ObjectInfo::from_record(
+            key,
+            &self.object_record(bucket, key)?,
+        ))
+    }
+
+    /// Reads an object (or a byte range of it) as a stream of `Bytes`.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<GetObject> {
+        let mut attempt = 0;
+        loop {
+            let record = self.object_record(bucket, key)?;
+            let (start, end) = match range {
+                Some(r) => r.resolve(record.size)?,
+                None => (0, record.size),
+            };
+            match ObjectBody::open(self.shared().blobs.clone(), &record, start, end).await {
+                Ok(body) => {
+                    return Ok(GetObject {
+                        info: ObjectInfo::from_record(key, &record),
+                        range: (start, end),
+                        body,
+                    })
+                }
+                // The record was replaced and its blob freed between our read and our open.
+                Err(Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::NotFound && attempt < READ_RETRIES =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Deletes an object; `Ok(false)` if there was none (S3 answers 204 either way).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool> {
+        check_key(key)?;
+        self.shared().health.check()?;
+        let b = self.bucket_record(bucket)?;
+        let shard = shard_of(key, b.shards);
+        match self
+            .call(
+                self.shard_owner(shard),
+                Op::DeleteObject {
+                    bucket: bucket.to_owned(),
+                    bucket_id: b.id,
+                    shard,
+                    key: key.to_owned(),
+                },
+            )
+            .await?
+        {
+            Reply::Existed(existed) => Ok(existed),
+            _ => Err(Error::Corrupt("unexpected owner reply")),
+        }
+    }
+
+    /// Server-side copy: streams the source into a new object, keeping or replacing metadata.
+    pub async fn copy_object(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        directive: MetadataDirective,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo> {
+        let mut source = self.get_object(src_bucket, src_key, None).await?;
+        let meta = match directive {
+            MetadataDirective::Copy => source.info.meta.clone(),
+            MetadataDirective::Replace(meta) => meta,
+        };
+        let mut writer = self
+            .put_object(
+                dst_bucket,
+                dst_key,
+                PutOptions {
+                    meta,
+                    condition,
+                    content_md5: None,
+                },
+            )
+            .await?;
+        while let Some(chunk) = source.body.next().await {
+            writer.write(&chunk?).await?;
+        }
+        writer.commit().await
+    }
+}

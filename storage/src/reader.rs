@@ -1,0 +1,145 @@
+//! Streamed object reads: the body of a GET as an async stream of `Bytes`, across the object's
+//! blobs (one per part), limited to the requested byte range.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_lite::Stream;
+use glommio::io::DmaFile;
+
+use crate::blob::BlobDir;
+use crate::error::{Error, Result};
+use crate::record::{Body, ObjectRecord};
+
+/// Bytes read from a blob per chunk of the stream.
+pub const READ_CHUNK: usize = 256 << 10;
+
+/// One blob's share of a read: the file (opened up front, so a later free cannot pull it away)
+/// and the `[pos, end)` to read from it.
+struct Segment {
+    file: Rc<DmaFile>,
+    pos: u64,
+    end: u64,
+}
+
+type ChunkFuture = Pin<Box<dyn std::future::Future<Output = Result<Bytes>>>>;
+
+/// The body of a GET.
+pub struct ObjectBody {
+    inline: Option<Bytes>,
+    segments: VecDeque<Segment>,
+    in_flight: Option<ChunkFuture>,
+    remaining: u64,
+}
+
+impl std::fmt::Debug for ObjectBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBody")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectBody {
+    /// Opens the blobs that hold `[start, end)` of the object.
+    pub(crate) async fn open(
+        blobs: BlobDir,
+        record: &ObjectRecord,
+        start: u64,
+        end: u64,
+    ) -> Result<ObjectBody> {
+        let mut body = ObjectBody {
+            inline: None,
+            segments: VecDeque::new(),
+            in_flight: None,
+            remaining: end - start,
+        };
+        match &record.body {
+            Body::Inline(data) => {
+                let data = data
+                    .get(start as usize..end as usize)
+                    .ok_or(Error::Corrupt("inline body shorter than its size"))?;
+                if !data.is_empty() {
+                    body.inline = Some(Bytes::copy_from_slice(data));
+                }
+            }
+            Body::Blobs(list) => {
+                let mut offset = 0u64;
+                for blob in list {
+                    let (b_start, b_end) = (offset, offset + blob.len);
+                    offset = b_end;
+                    if b_end <= start || b_start >= end || blob.len == 0 {
+                        continue;
+                    }
+                    let file = DmaFile::open(blobs.path(blob.core, blob.id))
+                        .await
+                        .map_err(|e| Error::Io(std::io::Error::from(e)))?;
+                    body.segments.push_back(Segment {
+                        file: Rc::new(file),
+                        pos: start.max(b_start) - b_start,
+                        end: end.min(b_end) - b_start,
+                    });
+                }
+            }
+        }
+        Ok(body)
+    }
+
+    /// Bytes left to stream.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+}
+
+async fn read_chunk(file: Rc<DmaFile>, pos: u64, len: usize) -> Result<Bytes> {
+    let read = file
+        .read_at(pos, len)
+        .await
+        .map_err(|e| Error::from_io(std::io::Error::from(e)))?;
+    if read.len() < len {
+        return Err(Error::Corrupt("blob shorter than its record says"));
+    }
+    Ok(Bytes::copy_from_slice(&read[..len]))
+}
+
+impl Stream for ObjectBody {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(data) = self.inline.take() {
+            self.remaining = 0;
+            return Poll::Ready(Some(Ok(data)));
+        }
+        loop {
+            if let Some(fut) = self.in_flight.as_mut() {
+                let res = std::task::ready!(fut.as_mut().poll(cx));
+                self.in_flight = None;
+                return match res {
+                    Ok(bytes) => {
+                        self.remaining -= bytes.len() as u64;
+                        Poll::Ready(Some(Ok(bytes)))
+                    }
+                    Err(e) => {
+                        self.segments.clear();
+                        self.remaining = 0;
+                        Poll::Ready(Some(Err(e)))
+                    }
+                };
+            }
+            let Some(seg) = self.segments.front_mut() else {
+                return Poll::Ready(None);
+            };
+            if seg.pos >= seg.end {
+                self.segments.pop_front();
+                continue;
+            }
+            let len = (seg.end - seg.pos).min(READ_CHUNK as u64) as usize;
+            let fut = read_chunk(seg.file.clone(), seg.pos, len);
+            seg.pos += len as u64;
+            self.in_flight = Some(Box::pin(fut));
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Metadata records (bucket, object, upload, part) and their compact binary encoding.
+
+use crate::error::{Error, Result};
+
+/// Record format version byte, so a later format can be told apart.
+const VERSION: u8 = 1;
+
+/// System and user metadata of an object, as the S3 layer hands it over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    /// Checksums computed by the S3 layer, as opaque algorithm → value pairs.
+    pub checksums: Vec<(String, String)>,
+    /// `x-amz-meta-*` pairs (names without the prefix).
+    pub user: Vec<(String, String)>,
+}
+
+/// S3's limit on user metadata (names plus values).
+pub const MAX_USER_METADATA: usize = 2048;
+
+impl ObjectMeta {
+    /// Size of the user metadata as S3 counts it (names plus values, in bytes).
+    pub fn user_size(&self) -> usize {
+        self.user.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.user_size() > MAX_USER_METADATA {
+            return Err(Error::MetadataTooLarge);
+        }
+        Ok(())
+    }
+}
+
+/// Bucket life cycle: a delete marks the bucket `Deleting` while it checks every shard is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketState {
+    Active,
+    Deleting,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketRecord {
+    pub id: u64,
+    pub owner: String,
+    pub created_ms: u64,
+    pub shards: u16,
+    pub state: BucketState,
+}
+
+/// Where one blob lives: the core directory that wrote it and its unique id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlobRef {
+    pub core: u16,
+    pub id: u64,
+    pub len: u64,
+}
+
+/// An object's bytes: inline in the record, or a list of blobs read one after the other
+/// (one for a single PUT, one per part for a completed multipart upload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Inline(Vec<u8>),
+    Blobs(Vec<BlobRef>),
+}
+
+impl Body {
+    pub fn blobs(&self) -> &[BlobRef] {
+        match self {
+            Body::Inline(_) => &[],
+            Body::Blobs(b) => b,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: u64,
+    /// Number of parts for a multipart object, 0 for a single PUT.
+    pub parts: u32,
+    pub meta: ObjectMeta,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub initiated_ms: u64,
+    pub meta: ObjectMeta,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    pub md5: [u8; 16],
+    pub last_modified_ms: u64,
+    pub blob: BlobRef,
+}
+
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn new() -> Enc {
+        Enc(vec![VERSION])
+    }
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn opt(&mut self, s: &Option<String>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+    fn pairs(&mut self, pairs: &[(String, String)]) {
+        self.u32(pairs.len() as u32);
+        for (k, v) in pairs {
+            self.str(k);
+            self.str(v);
+        }
+    }
+    fn meta(&mut self, m: &ObjectMeta) {
+        for f in [
+            &m.content_type,
+            &m.content_encoding,
+            &m.content_disposition,
+            &m.content_language,
+            &m.cache_control,
+            &m.expires,
+        ] {
+            self.opt(f);
+        }
+        self.pairs(&m.checksums);
+        self.pairs(&m.user);
+    }
+    fn blob(&mut self, b: &BlobRef) {
+        self.u16(b.core);
+        self.u64(b.id);
+        self.u64(b.len);
+    }
+}
+
+struct Dec<'a>(&'a [u8]);
+
+const CORRUPT: Error = Error::Corrupt("truncated or malformed record");
+
+impl<'a> Dec<'a> {
+    fn new(b: &'a [u8]) -> Result<Dec<'a>> {
+        match b.split_first() {
+            Some((&VERSION, rest)) => Ok(Dec(rest)),
+            _ => Err(Error::Corrupt("unknown record version")),
+        }
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(CORRUPT);
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().map_err(|_| CORRUPT)?,
+        ))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().map_err(|_| CORRUPT)?,
+        ))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| CORRUPT)?,
+        ))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    fn str(&mut self) -> Result<String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| CORRUPT)
+    }
+    fn opt(&mut self) -> Result<Option<String>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.str()?)),
+            _ => Err(CORRUPT),
+        }
+    }
+    fn pairs(&mut self) -> Result<Vec<(String, String)>> {
+        let n = self.u32()? as usize;
+        let mut v = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            v.push((self.str()?, self.str()?));
+        }
+        Ok(v)
+    }
+    fn meta(&mut self) -> Result<ObjectMeta> {
+        Ok(ObjectMeta {
+            content_type: self.opt()?,
+            content_encoding: self.opt()?,
+            content_disposition: self.opt()?,
+            content_language: self.opt()?,
+            cache_control: self.opt()?,
+            expires: self.opt()?,
+            checksums: self.pairs()?,
+            user: self.pairs()?,
+        })
+    }
+    fn blob(&mut self) -> Result<BlobRef> {
+        Ok(BlobRef {
+            core: self.u16()?,
+            id: self.u64()?,
+            len: self.u64()?,
+        })
+    }
+}
+
+impl BucketRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u64(self.id);
+        e.str(&self.owner);
+        e.u64(self.created_ms);
+        e.u16(self.shards);
+        e.u8(match self.state {
+            BucketState::Active => 0,
+            BucketState::Deleting => 1,
+        });
+        e.0
+    }
+    pub fn decode(b: &[u8]) -> Result<BucketRecord> {
+        let mut d = Dec::new(b)?;
+        Ok(BucketRecord {
+            id: d.u64()?,
+            owner: d.str()?,
+            created_ms: d.u64()?,
+            shards: d.u16()?,
+            state: match d.u8()? {
+                0 => BucketState::Active,
+                1 => BucketState::Deleting,
+                _ => return Err(CORRUPT),
+            },
+        })
+    }
+}
+
+impl ObjectRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u64(self.size);
+        e.str(&self.etag);
+        e.u64(self.last_modified_ms);
+        e.u32(self.parts);
+        e.meta(&self.meta);
+        match &self.body {
+            Body::Inline(data) => {
+                e.u8(0);
+                e.bytes(data);
+            }
+            Body::Blobs(blobs) => {
+                e.u8(1);
+                e.u32(blobs.len() as u32);
+                for b in blobs {
+                    e.blob(b);
+                }
+            }
+        }
+        e.0
+    }
+    pub fn decode(b: &[u8]) -> Result<ObjectRecord> {
+        let mut d = Dec::new(b)?;
+        let size = d.u64()?;
+        let etag = d.str()?;
+        let last_modified_ms = d.u64()?;
+        let parts = d.u32()?;
+        let meta = d.meta()?;
+        let body = match d.u8()? {
+            0 => Body::Inline(d.bytes()?.to_vec()),
+            1 => {
+                let n = d.u32()? as usize;
+                let mut blobs = Vec::with_capacity(n.min(10_000));
+                for _ in 0..n {
+                    blobs.push(d.blob()?);
+                }
+                Body::Blobs(blobs)
+            }
+            _ => return Err(CORRUPT),
+        };
+        Ok(ObjectRecord {
+            size,
+            etag,
+            last_modified_ms,
+            parts,
+            meta,
+            body,
+        })
+    }
+}
+
+impl UploadRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u64(self.initiated_ms);
+        e.meta(&self.meta);
+        e.0
+    }
+    pub fn decode(b: &[u8]) -> Result<UploadRecord> {
+        let mut d = Dec::new(b)?;
+        Ok(UploadRecord {
+            initiated_ms: d.u64()?,
+            meta: d.meta()?,
+        })
+    }
+}
+
+impl PartRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.0.extend_from_slice(&self.md5);
+        e.u64(self.last_modified_ms);
+        e.blob(&self.blob);
+        e.0
+    }
+    pub fn decode(b: &[u8]) -> Result<PartRecord> {
+        let mut d = Dec::new(b)?;
+        let md5 = d.take(16)?.try_into().map_err(|_| CORRUPT)?;
+        Ok(PartRecord {
+            md5,
+            last_modified_ms: d.u64()?,
+            blob: d.blob()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let meta = ObjectMeta {
+            content_type: Some("text/plain".into()),
+            expires: Some("Thu, 01 Jan 2037 00:00:00 GMT".into()),
+            checksums: vec![("CRC32C".into(), "yZRlqg==".into())],
+            user: vec![("colour".into(), "blue".into())],
+            ..ObjectMeta::default()
+        };
+        let obj = ObjectRecord {
+            size: 5,
+            etag: "\"abc\"".into(),
+            last_modified_ms: 42,
+            parts: 2,
+            meta: meta.clone(),
+            body: Body::Blobs(vec![BlobRef {
+                core: 1,
+                id: 9,
+                len: 5,
+            }]),
+        };
+        assert_eq!(ObjectRecord::decode(&obj.encode()).unwrap(), obj);
+        let inline = ObjectRecord {
+            body: Body::Inline(b"hello".to_vec()),
+            ..obj
+        };
+        assert_eq!(ObjectRecord::decode(&inline.encode()).unwrap(), inline);
+        let bucket = BucketRecord {
+            id: 3,
+            owner: "me".into(),
+            created_ms: 7,
+            shards: 16,
+            state: BucketState::Deleting,
+        };
+        assert_eq!(BucketRecord::decode(&bucket.encode()).unwrap(), bucket);
+        let part = PartRecord {
+            md5: [7; 16],
+            last_modified_ms: 1,
+            blob: BlobRef {
+                core: 0,
+                id: 1,
+                len: 2,
+            },
+        };
+        assert_eq!(PartRecord::decode(&part.encode()).unwrap(), part);
+        let up = UploadRecord {
+            initiated_ms: 5,
+            meta,
+        };
+        assert_eq!(UploadRecord::decode(&up.encode()).unwrap(), up);
+    }
+
+    #[test]
+    fn truncated_records_are_corrupt_not_panics() {
+        let enc = ObjectRecord {
+            size: 1,
+            etag: "e".into(),
+            last_modified_ms: 0,
+            parts: 0,
+            meta: ObjectMeta::default(),
+            body: Body::Inline(vec![1]),
+        }
+        .encode();
+        for cut in 0..enc.len() {
+            assert!(ObjectRecord::decode(&enc[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The streaming object writer: the caller pushes byte slices as they arrive; the writer hashes
+//! them (MD5 for the ETag) and keeps them inline or streams them into a blob, then commits the
+//! record on the key's owner core, or aborts and leaves nothing behind.
+
+use md5::{Digest, Md5};
+
+use crate::blob::BlobWriter;
+use crate::engine::{now_ms, CoreStore};
+use crate::error::{Error, Result};
+use crate::meta::UPLOAD_ID_LEN;
+use crate::object::ObjectInfo;
+use crate::record::{BlobRef, Body, ObjectMeta, ObjectRecord, PartRecord};
+use crate::shard::{Op, Reply, WriteCondition};
+
+/// What a writer commits to (one per writer, so the size difference of the variants is moot).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum WriteTarget {
+    Object {
+        bucket: String,
+        bucket_id: u64,
+        shard: u16,
+        key: String,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+        content_md5: Option<[u8; 16]>,
+    },
+    Part {
+        bucket_id: u64,
+        shard: u16,
+        key: String,
+        upload_id: [u8; UPLOAD_ID_LEN],
+        part_number: u16,
+    },
+}
+
+/// Writes one object or part. Call `commit` to make it durable and visible; dropping the writer
+/// (or `abort`) discards everything written.
+#[derive(Debug)]
+pub struct ObjectWriter {
+    store: CoreStore,
+    target: WriteTarget,
+    md5: Md5,
+    size: u64,
+    inline: Vec<u8>,
+    inline_limit: usize,
+    blob: Option<BlobWriter>,
+    failed: bool,
+}
+
+impl ObjectWriter {
+    pub(crate) fn new(store: CoreStore, target: WriteTarget) -> Result<ObjectWriter> {
+        // Parts are always blobs: a completed upload lists them without copying.
+        let inline_limit = match target {
+            WriteTarget::Object { .. } => store.shared().config.inline_threshold,
+            WriteTarget::Part { .. } => 0,
+        };
+        Ok(ObjectWriter {
+            store,
+            target,
+            md5: Md5::new(),
+            size: 0,
+            inline: Vec::new(),
+            inline_limit,
+            blob: None,
+            failed: false,
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Appends `data` to the body. After an error the writer only aborts.
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        if self.failed {
+            return Err(Error::InvalidArgument("write after a failed write"));
+        }
+        let res = self.write_inner(data).await;
+        if res.is_err() {
+            self.failed = true;
+            if let Some(blob) = self.blob.take() {
+                blob.discard().await;
+            }
+        }
+        res
+    }
+
+    async fn write_inner(&mut self, data: &[u8]) -> Result<()> {
+        self.md5.update(data);
+        self.size += data.len() as u64;
+        if self.blob.is_none() {
+            if self.inline.len() + data.len() <= self.inline_limit {
+                self.inline.extend_from_slice(data);
+                return Ok(());
+            }
+            let shared = self.store.shared();
+            let id = shared.meta.generate_id()?;
+            let mut blob = BlobWriter::create(
+                &shared.blobs,
+                self.store.core() as u16,
+                id,
+                shared.config.min_free_bytes,
+            )
+            .await?;
+            let buffered = std::mem::take(&mut self.inline);
+            let res = async {
+                blob.write(&buffered).await?;
+                blob.write(data).await
+            }
+            .await;
+            self.blob = Some(blob);
+            return res;
+        }
+        match self.blob.as_mut() {
+            Some(blob) => blob.write(data).await,
+            None => Err(Error::Unavailable),
+        }
+    }
+
+    /// Discards what was written.
+    pub async fn abort(mut self) {
+        if let Some(blob) = self.blob.take() {
+            blob.discard().await;
+        }
+    }
+
+    /// Makes the body durable, then commits the record on the key's owner core. Returns the
+    /// stored object's metadata (for a part: its size and ETag, with an empty key).
+    pub async fn commit(mut self) -> Result<ObjectInfo> {
+        if self.failed {
+            return Err(Error::InvalidArgument("commit after a failed write"));
+        }
+        self.store.shared().health.check()?;
+        let md5: [u8; 16] = self.md5.clone().finalize().into();
+        if let WriteTarget::Object {
+            content_md5: Some(expected),
+            ..
+        } = &self.target
+        {
+            if *expected != md5 {
+                return Err(Error::BadDigest);
+            }
+        }
+        let body = match self.blob.take() {
+            Some(blob) => {
+                let blob = blob.finish().await?;
+                // On failure (the engine is poisoned) the blob stays for recovery to judge.
+                self.store.sync_blob_dir().await?;
+                Body::Blobs(vec![blob])
+            }
+            None if matches!(self.target, WriteTarget::Part { .. }) => {
+                // An empty part still gets a (zero-length) blob so completion can list it.
+                let shared = self.store.shared();
+                let id = shared.meta.generate_id()?;
+                let blob = BlobWriter::create(&shared.blobs, self.store.core() as u16, id, 0)
+                    .await?
+                    .finish()
+                    .await?;
+                self.store.sync_blob_dir().await?;
+                Body::Blobs(vec![blob])
+            }
+            None => Body::Inline(std::mem::take(&mut self.inline)),
+        };
+        let blobs: Vec<BlobRef> = body.blobs().to_vec();
+        let store = self.store.clone();
+        let (owner, op, key) = match std::mem::replace(
+            &mut self.target,
+            WriteTarget::Part {
+                bucket_id: 0,
+                shard: 0,
+                key: String::new(),
+                upload_id: [0; UPLOAD_ID_LEN],
+                part_number: 0,
+            },
+        ) {
+            WriteTarget::Object {
+                bucket,
+                bucket_id,
+                shard,
+                key,
+                meta,
+                condition,
+                ..
+            } => (
+                store.shard_owner(shard),
+                Op::PutObject {
+                    bucket,
+                    bucket_id,
+                    shard,
+                    key: key.clone(),
+                    record: ObjectRecord {
+                        size: self.size,
+                        etag: hex::encode(md5),
+                        last_modified_ms: now_ms(),
+                        parts: 0,
+                        meta,
+                        body,
+                    },
+                    condition,
+                },
+                key,
+            ),
+            WriteTarget::Part {
+                bucket_id,
+                shard,
+                key,
+                upload_id,
+                part_number,
+            } => (
+                store.shard_owner(shard),
+                Op::PutPart {
+                    bucket_id,
+                    shard,
+                    key,
+                    upload_id,
+                    part_number,
+                    record: PartRecord {
+                        md5,
+                        last_modified_ms: now_ms(),
+                        blob: blobs.first().copied().ok_or(Error::Unavailable)?,
+                    },
+                },
+                String::new(),
+            ),
+        };
+        let is_part = matches!(op, Op::PutPart { .. });
+        match store.call(owner, op).await {
+            Ok(Reply::Object(record)) => Ok(ObjectInfo::from_record(&key, &record)),
+            Ok(_) if is_part => Ok(ObjectInfo {
+                key,
+                size: self.size,
+                etag: hex::encode(md5),
+                last_modified_ms: now_ms(),
+                parts: 0,
+                meta: ObjectMeta::default(),
+            }),
+            Ok(_) => Err(Error::Corrupt("unexpected owner reply")),
+            // Applied but not durable: the record may survive a crash, so keep its blob
+            // (recovery removes it if the record did not survive).
+            Err(e @ Error::Poisoned(_)) => Err(e),
+            Err(e) => {
+                for blob in &blobs {
+                    store.shared().blobs.remove(blob).await;
+                }
+                Err(e)
+            }
+        }
+    }
+}
