@@ -1,10 +1,13 @@
 //! Blob files: one per object body or part, under the writing core's directory, written through
-//! glommio's DMA (O_DIRECT) stream writer and fdatasynced before any record refers to them.
+//! glommio's DMA (O_DIRECT) files and fdatasynced before any record refers to them.
 
 use std::path::{Path, PathBuf};
 
-use futures_lite::AsyncWriteExt;
-use glommio::io::{DmaFile, DmaStreamWriter, DmaStreamWriterBuilder, OpenOptions};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use glommio::io::{DmaBuffer, DmaFile, OpenOptions};
+use glommio::Task;
 
 use crate::error::{Error, Result};
 use crate::record::BlobRef;
@@ -71,14 +74,43 @@ pub fn check_free_space(path: &Path, min_free: u64) -> Result<()> {
     }
 }
 
-/// Writes one blob. `finish` makes it durable; dropping it without `finish` removes the file.
-#[derive(Debug)]
+/// Writes one blob through aligned DMA buffers, with up to [`WRITE_BEHIND`] buffers in flight.
+/// `finish` makes it durable; dropping it without `finish` removes the file.
+///
+/// (Not glommio's `DmaStreamWriter`: that one takes a short write, which is how a full disk
+/// shows up on some filesystems, for a complete one. Here a short write fails the blob.)
 pub struct BlobWriter {
     path: PathBuf,
     blob: BlobRef,
-    stream: Option<DmaStreamWriter>,
+    file: Option<Rc<DmaFile>>,
+    buffer: Option<DmaBuffer>,
+    filled: usize,
+    /// File offset of `buffer`'s first byte.
+    buffer_pos: u64,
+    in_flight: VecDeque<Task<Result<()>>>,
     since_check: u64,
     min_free: u64,
+}
+
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobWriter")
+            .field("path", &self.path)
+            .field("len", &self.blob.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes `buf` (whose first `need` bytes are data) at `pos`; a short write is out of space.
+async fn write_buffer(file: Rc<DmaFile>, buf: DmaBuffer, pos: u64, need: usize) -> Result<()> {
+    let written = file
+        .write_at(buf, pos)
+        .await
+        .map_err(|e| Error::from_io(std::io::Error::from(e)))?;
+    if written < need {
+        return Err(Error::NoSpace);
+    }
+    Ok(())
 }
 
 impl BlobWriter {
@@ -91,64 +123,146 @@ impl BlobWriter {
             .create_new(true)
             .dma_open(&path)
             .await?;
-        let stream = DmaStreamWriterBuilder::new(file)
-            .with_buffer_size(WRITE_BUFFER)
-            .with_write_behind(WRITE_BEHIND)
-            .build();
         Ok(BlobWriter {
             path,
             blob: BlobRef { core, id, len: 0 },
-            stream: Some(stream),
+            file: Some(Rc::new(file)),
+            buffer: None,
+            filled: 0,
+            buffer_pos: 0,
+            in_flight: VecDeque::new(),
             since_check: 0,
             min_free,
         })
     }
 
+    fn file(&self) -> Result<&Rc<DmaFile>> {
+        self.file.as_ref().ok_or(Error::Unavailable)
+    }
+
+    /// Submits the current buffer (padded to the alignment when `last`).
+    async fn submit(&mut self, last: bool) -> Result<()> {
+        let Some(mut buf) = self.buffer.take() else {
+            return Ok(());
+        };
+        let file = self.file()?.clone();
+        let need = self.filled;
+        let len = if last {
+            let aligned = file.align_up(need as u64) as usize;
+            buf.as_bytes_mut()[need..aligned].fill(0);
+            buf.trim_to_size(aligned);
+            aligned
+        } else {
+            need
+        };
+        let pos = self.buffer_pos;
+        self.buffer_pos += len as u64;
+        self.filled = 0;
+        while self.in_flight.len() >= WRITE_BEHIND {
+            if let Some(t) = self.in_flight.pop_front() {
+                t.await?;
+            }
+        }
+        self.in_flight
+            .push_back(glommio::spawn_local(write_buffer(file, buf, pos, need)));
+        Ok(())
+    }
+
     /// Appends bytes. On error the blob is unusable: the caller discards it.
-    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        let stream = self.stream.as_mut().ok_or(Error::Unavailable)?;
+    pub async fn write(&mut self, mut data: &[u8]) -> Result<()> {
         self.since_check += data.len() as u64;
         if self.since_check >= FREE_SPACE_CHECK_EVERY {
             self.since_check = 0;
             check_free_space(&self.path, self.min_free)?;
         }
-        stream.write_all(data).await.map_err(Error::from_io)?;
-        self.blob.len += data.len() as u64;
+        while !data.is_empty() {
+            if self.buffer.is_none() {
+                self.buffer = Some(self.file()?.alloc_dma_buffer(WRITE_BUFFER));
+            }
+            let filled = self.filled;
+            let Some(buf) = self.buffer.as_mut() else {
+                return Err(Error::Unavailable);
+            };
+            let n = (WRITE_BUFFER - filled).min(data.len());
+            buf.as_bytes_mut()[filled..filled + n].copy_from_slice(&data[..n]);
+            self.filled += n;
+            self.blob.len += n as u64;
+            data = &data[n..];
+            if self.filled == WRITE_BUFFER {
+                self.submit(false).await?;
+            }
+        }
         Ok(())
     }
 
-    /// Flushes, fdatasyncs and closes the blob; on failure removes it and reports why.
+    /// Writes what is buffered, trims the padding, fdatasyncs and closes the blob; on failure
+    /// removes it and reports why.
     pub async fn finish(mut self) -> Result<BlobRef> {
-        let mut stream = self.stream.take().ok_or(Error::Unavailable)?;
-        match stream.close().await {
+        let res = self.finish_inner().await;
+        match res {
             Ok(()) => Ok(self.blob),
             Err(e) => {
-                let _ = glommio::io::remove(&self.path).await;
-                Err(Error::from_io(e))
+                self.discard_inner().await;
+                Err(e)
             }
+        }
+    }
+
+    async fn finish_inner(&mut self) -> Result<()> {
+        self.submit(true).await?;
+        while let Some(t) = self.in_flight.pop_front() {
+            t.await?;
+        }
+        let file = self.file.take().ok_or(Error::Unavailable)?;
+        file.truncate(self.blob.len).await?;
+        file.fdatasync().await?;
+        match Rc::try_unwrap(file) {
+            Ok(file) => file.close().await?,
+            Err(_) => return Err(Error::Unavailable),
+        }
+        Ok(())
+    }
+
+    async fn discard_inner(&mut self) {
+        while let Some(t) = self.in_flight.pop_front() {
+            let _ = t.await;
+        }
+        self.buffer = None;
+        if let Some(file) = self.file.take() {
+            if let Ok(file) = Rc::try_unwrap(file) {
+                let _ = file.close().await;
+            }
+        }
+        let path = std::mem::take(&mut self.path);
+        if path.as_os_str().is_empty() {
+            return;
+        }
+        if let Err(e) = glommio::io::remove(&path).await {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a discarded blob; start-up recovery will");
         }
     }
 
     /// Closes and removes the blob.
     pub async fn discard(mut self) {
-        if let Some(stream) = self.stream.take() {
-            discard(stream, self.path.clone()).await;
-        }
-    }
-}
-
-async fn discard(mut stream: DmaStreamWriter, path: PathBuf) {
-    let _ = stream.close().await;
-    if let Err(e) = glommio::io::remove(&path).await {
-        tracing::warn!(path = %path.display(), error = %e, "cannot remove a discarded blob; start-up recovery will");
+        self.discard_inner().await;
     }
 }
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        if let Some(stream) = self.stream.take() {
-            let path = std::mem::take(&mut self.path);
-            glommio::spawn_local(discard(stream, path)).detach();
+        if self.file.is_some() || !self.in_flight.is_empty() {
+            let mut rest = BlobWriter {
+                path: std::mem::take(&mut self.path),
+                blob: self.blob,
+                file: self.file.take(),
+                buffer: self.buffer.take(),
+                filled: 0,
+                buffer_pos: 0,
+                in_flight: std::mem::take(&mut self.in_flight),
+                since_check: 0,
+                min_free: 0,
+            };
+            glommio::spawn_local(async move { rest.discard_inner().await }).detach();
         }
     }
 }

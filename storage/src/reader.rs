@@ -105,6 +105,27 @@ async fn read_chunk(file: Rc<DmaFile>, pos: u64, len: usize) -> Result<Bytes> {
     Ok(Bytes::copy_from_slice(&read[..len]))
 }
 
+/// Closes a finished blob file in the background (a dropped file would close only at the
+/// reactor's next cycle).
+fn close_soon(file: Rc<DmaFile>) {
+    if let Ok(file) = Rc::try_unwrap(file) {
+        glommio::spawn_local(async move {
+            let _ = file.close().await;
+        })
+        .detach();
+    }
+}
+
+impl Drop for ObjectBody {
+    fn drop(&mut self) {
+        // Keep the in-flight read (it holds a clone of the file) from outliving the close.
+        self.in_flight = None;
+        for seg in self.segments.drain(..) {
+            close_soon(seg.file);
+        }
+    }
+}
+
 impl Stream for ObjectBody {
     type Item = Result<Bytes>;
 
@@ -133,7 +154,9 @@ impl Stream for ObjectBody {
                 return Poll::Ready(None);
             };
             if seg.pos >= seg.end {
-                self.segments.pop_front();
+                if let Some(done) = self.segments.pop_front() {
+                    close_soon(done.file);
+                }
                 continue;
             }
             let len = (seg.end - seg.pos).min(READ_CHUNK as u64) as usize;

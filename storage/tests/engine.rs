@@ -109,8 +109,16 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
         assert_eq!(etag, md5_hex(&small));
         assert_eq!(put_simple(&s, "bkt", "big", &big).await, md5_hex(&big));
         assert_eq!(blob_files(&d).len(), 1, "only the big object has a blob");
-        assert_eq!(read_all(&s, "bkt", "small").await.unwrap(), small);
-        assert_eq!(read_all(&s, "bkt", "big").await.unwrap(), big);
+        assert_same(
+            &read_all(&s, "bkt", "small").await.unwrap(),
+            &small,
+            "read back",
+        );
+        assert_same(
+            &read_all(&s, "bkt", "big").await.unwrap(),
+            &big,
+            "read back",
+        );
         let head = s.head_object("bkt", "small").await.unwrap();
         assert_eq!(head.meta, meta);
         assert_eq!(head.size, small.len() as u64);
@@ -141,7 +149,11 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
         ));
         // Empty object.
         assert_eq!(put_simple(&s, "bkt", "empty", b"").await, md5_hex(b""));
-        assert_eq!(read_all(&s, "bkt", "empty").await.unwrap(), b"");
+        assert_same(
+            &read_all(&s, "bkt", "empty").await.unwrap(),
+            b"",
+            "read back",
+        );
         // Key and metadata limits.
         let long = "k".repeat(1025);
         assert!(matches!(
@@ -179,7 +191,11 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
         assert!(matches!(w.commit().await, Err(Error::BadDigest)));
         // Overwrite frees the old blob; delete frees the new one.
         put_simple(&s, "bkt", "big", &big[..500_000]).await;
-        assert_eq!(read_all(&s, "bkt", "big").await.unwrap(), big[..500_000]);
+        assert_same(
+            &read_all(&s, "bkt", "big").await.unwrap(),
+            &big[..500_000],
+            "read back",
+        );
         glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(blob_files(&d).len(), 1);
         assert!(s.delete_object("bkt", "big").await.unwrap());
@@ -225,7 +241,11 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
             .unwrap();
         assert_eq!(c.etag, md5_hex(&big));
         assert_eq!(s.head_object("bkt", "dst").await.unwrap().meta, meta);
-        assert_eq!(read_all(&s, "bkt", "dst").await.unwrap(), big);
+        assert_same(
+            &read_all(&s, "bkt", "dst").await.unwrap(),
+            &big,
+            "read back",
+        );
         let replaced = meta_with(&[("x", "y")]);
         s.copy_object(
             "bkt",
@@ -273,7 +293,11 @@ fn conditional_writes() {
             put(&s, "bkt", "nokey", b"x", if_match(&e1)).await,
             Err(Error::NoSuchKey)
         ));
-        assert_eq!(read_all(&s, "bkt", "k").await.unwrap(), b"two");
+        assert_same(
+            &read_all(&s, "bkt", "k").await.unwrap(),
+            b"two",
+            "read back",
+        );
         assert_eq!(s.head_object("bkt", "k").await.unwrap().etag, e2);
         // Concurrent If-None-Match writers to one key: exactly one wins.
         let mut tasks = Vec::new();
@@ -388,7 +412,11 @@ fn multipart_uploads() {
         cat.extend(hex::decode(&etags[2]).unwrap());
         assert_eq!(done.etag, format!("{}-2", md5_hex(&cat)));
         let body = [parts[0].clone(), parts[2].clone()].concat();
-        assert_eq!(read_all(&s, "bkt", "obj").await.unwrap(), body);
+        assert_same(
+            &read_all(&s, "bkt", "obj").await.unwrap(),
+            &body,
+            "read back",
+        );
         let head = s.head_object("bkt", "obj").await.unwrap();
         assert_eq!((head.parts, head.meta), (2, meta));
         // A range across the part boundary.
@@ -540,7 +568,15 @@ fn restart_keeps_data_and_recovery_removes_orphans() {
         (1, 1, 0, 1)
     );
     run(&engine, move |s| async move {
-        assert_eq!(read_all(&s, "bkt", "big").await.unwrap(), big);
-        assert_eq!(read_all(&s, "bkt", "small").await.unwrap(), b"small");
+        assert_same(
+            &read_all(&s, "bkt", "big").await.unwrap(),
+            &big,
+            "read back",
+        );
+        assert_same(
+            &read_all(&s, "bkt", "small").await.unwrap(),
+            b"small",
+            "read back",
+        );
     });
 }

@@ -132,3 +132,16 @@ pub fn blob_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Compares two bodies without printing megabytes on failure.
+#[track_caller]
+pub fn assert_same(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "{what}: body differs (got {} bytes, want {}; first difference at {first:?})",
+            got.len(),
+            want.len()
+        );
+    }
+}
