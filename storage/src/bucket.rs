@@ -134,10 +134,7 @@ impl CoreStore {
 
     /// A bucket's owner and creation time.
     pub async fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
-        let b = self.active_bucket(name).map_err(|e| match e {
-            Error::OperationAborted => Error::NoSuchBucket,
-            e => e,
-        })?;
+        let b = self.bucket_record(name)?;
         Ok(BucketInfo {
             name: name.to_owned(),
             owner: b.owner,

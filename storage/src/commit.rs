@@ -109,3 +109,74 @@ impl GroupCommit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn concurrent_callers_share_runs_and_each_waits_for_a_later_one() {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(|| async {
+                let group = Rc::new(GroupCommit::default());
+                let runs = Rc::new(Cell::new(0u32));
+                let mut tasks = Vec::new();
+                for _ in 0..32 {
+                    let group = group.clone();
+                    let runs = runs.clone();
+                    tasks.push(glommio::spawn_local(async move {
+                        let asked_at = runs.get();
+                        group
+                            .sync(|| {
+                                let runs = runs.clone();
+                                async move {
+                                    glommio::timer::sleep(std::time::Duration::from_millis(5))
+                                        .await;
+                                    runs.set(runs.get() + 1);
+                                    Ok(())
+                                }
+                            })
+                            .await
+                            .unwrap();
+                        // A run that started after we asked has finished.
+                        assert!(runs.get() > asked_at);
+                    }));
+                }
+                for t in tasks {
+                    t.await;
+                }
+                // The first caller runs alone; everyone else shares the next run.
+                assert_eq!(runs.get(), 2);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_failed_run_fails_its_callers() {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(|| async {
+                let group = GroupCommit::default();
+                let res = group
+                    .sync(|| async { Err(Error::Io(std::io::Error::other("disk gone"))) })
+                    .await;
+                assert!(res.is_err());
+                assert!(group.sync(|| async { Ok(()) }).await.is_ok());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn health_poisons_once_and_says_why() {
+        let h = Health::default();
+        assert!(h.check().is_ok());
+        h.poison("fsync failed: EIO".into());
+        h.poison("second".into());
+        assert!(matches!(h.check(), Err(Error::Poisoned(r)) if r.contains("EIO")));
+    }
+}

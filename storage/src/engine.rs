@@ -427,3 +427,23 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn engine_is_shareable_between_threads() {
+        assert_shareable::<Engine>();
+    }
+
+    #[test]
+    fn shard_assignment_is_stable() {
+        // Fixed values: changing the hash would move keys between shards of existing buckets.
+        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(shard_of("a", 16), (0xaf63_dc4c_8601_ec8cu64 % 16) as u16);
+    }
+}

@@ -2,6 +2,7 @@
 //! blobs (one per part), limited to the requested byte range.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -9,6 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_lite::Stream;
 use glommio::io::DmaFile;
+use glommio::Task;
 
 use crate::blob::BlobDir;
 use crate::error::{Error, Result};
@@ -25,13 +27,15 @@ struct Segment {
     end: u64,
 }
 
-type ChunkFuture = Pin<Box<dyn std::future::Future<Output = Result<Bytes>>>>;
+/// Reads kept in flight ahead of the consumer.
+const READ_AHEAD: usize = 4;
 
 /// The body of a GET.
 pub struct ObjectBody {
     inline: Option<Bytes>,
     segments: VecDeque<Segment>,
-    in_flight: Option<ChunkFuture>,
+    /// Reads issued in order; the front one is the next chunk of the stream.
+    in_flight: VecDeque<Task<Result<Bytes>>>,
     remaining: u64,
 }
 
@@ -54,7 +58,7 @@ impl ObjectBody {
         let mut body = ObjectBody {
             inline: None,
             segments: VecDeque::new(),
-            in_flight: None,
+            in_flight: VecDeque::new(),
             remaining: end - start,
         };
         match &record.body {
@@ -119,7 +123,7 @@ fn close_soon(file: Rc<DmaFile>) {
 impl Drop for ObjectBody {
     fn drop(&mut self) {
         // Keep the in-flight read (it holds a clone of the file) from outliving the close.
-        self.in_flight = None;
+        self.in_flight.clear();
         for seg in self.segments.drain(..) {
             close_soon(seg.file);
         }
@@ -134,24 +138,10 @@ impl Stream for ObjectBody {
             self.remaining = 0;
             return Poll::Ready(Some(Ok(data)));
         }
-        loop {
-            if let Some(fut) = self.in_flight.as_mut() {
-                let res = std::task::ready!(fut.as_mut().poll(cx));
-                self.in_flight = None;
-                return match res {
-                    Ok(bytes) => {
-                        self.remaining -= bytes.len() as u64;
-                        Poll::Ready(Some(Ok(bytes)))
-                    }
-                    Err(e) => {
-                        self.segments.clear();
-                        self.remaining = 0;
-                        Poll::Ready(Some(Err(e)))
-                    }
-                };
-            }
+        // Issue reads up to the read-ahead depth, in stream order.
+        while self.in_flight.len() < READ_AHEAD {
             let Some(seg) = self.segments.front_mut() else {
-                return Poll::Ready(None);
+                break;
             };
             if seg.pos >= seg.end {
                 if let Some(done) = self.segments.pop_front() {
@@ -160,9 +150,28 @@ impl Stream for ObjectBody {
                 continue;
             }
             let len = (seg.end - seg.pos).min(READ_CHUNK as u64) as usize;
-            let fut = read_chunk(seg.file.clone(), seg.pos, len);
+            let task = glommio::spawn_local(read_chunk(seg.file.clone(), seg.pos, len));
             seg.pos += len as u64;
-            self.in_flight = Some(Box::pin(fut));
+            self.in_flight.push_back(task);
+        }
+        let Some(front) = self.in_flight.front_mut() else {
+            return Poll::Ready(None);
+        };
+        let res = std::task::ready!(Pin::new(front).poll(cx));
+        self.in_flight.pop_front();
+        match res {
+            Ok(bytes) => {
+                self.remaining -= bytes.len() as u64;
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Err(e) => {
+                self.in_flight.clear();
+                for seg in self.segments.drain(..) {
+                    close_soon(seg.file);
+                }
+                self.remaining = 0;
+                Poll::Ready(Some(Err(e)))
+            }
         }
     }
 }
