@@ -111,6 +111,28 @@ fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
         .unwrap()
 }
 
+/// Runs `a` and `b` alternately `rounds` times (A B A B …, so both see the same background
+/// load on a shared machine) and returns the median wall time of each.
+fn alternating_medians(
+    rounds: usize,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> (Duration, Duration) {
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    };
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        ta.push(time(&mut a));
+        tb.push(time(&mut b));
+    }
+    ta.sort();
+    tb.sort();
+    (ta[rounds / 2], tb[rounds / 2])
+}
+
 fn streaming(c: &mut Criterion) {
     let u = streaming_upload();
     let mut cache = SigningKeyCache::default();
@@ -127,12 +149,15 @@ fn streaming(c: &mut Criterion) {
     });
     g.finish();
 
-    let raw = best_of(7, || {
-        black_box(raw_sha256(black_box(&u.data)));
-    });
-    let ours = best_of(7, || {
-        black_box(verify_streaming(black_box(&u), &mut cache));
-    });
+    let (raw, ours) = alternating_medians(
+        15,
+        || {
+            black_box(raw_sha256(black_box(&u.data)));
+        },
+        || {
+            black_box(verify_streaming(black_box(&u), &mut cache));
+        },
+    );
     let gib = |d: Duration| BODY as f64 / d.as_secs_f64() / f64::from(1u32 << 30);
     println!(
         "streaming 64 MiB / 64 KiB chunks: raw SHA-256 {:.2} GiB/s, aws-chunked verify {:.2} GiB/s, ratio {:.3} (goal >= 0.95)",
