@@ -148,11 +148,16 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let addr = startup::probe_listen(config.listen)?;
     let open_files = startup::raise_nofile_limit();
     let wanted_files = (cores * config.max_connections_per_core) as u64 + 1024;
-    if open_files < wanted_files {
-        tracing::info!(
+    if open_files < 4096 {
+        tracing::warn!(
+            open_files,
+            "the open-files limit allows only a few thousand connections; raise LimitNOFILE= (or `ulimit -n`)"
+        );
+    } else if open_files < wanted_files {
+        tracing::debug!(
             open_files,
             wanted_files,
-            "the open-files limit, not the connection limit, bounds concurrent connections; raise LimitNOFILE= (or `ulimit -n`) for more"
+            "the open-files limit bounds concurrent connections"
         );
     }
 
