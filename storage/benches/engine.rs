@@ -31,6 +31,22 @@ impl Barrier {
     }
 }
 
+/// Bytes allocated on disk under `dir`.
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += disk_bytes(&e.path()),
+                Ok(m) => total += m.blocks() * 512,
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -105,41 +121,44 @@ async fn core_main(store: CoreStore, core: usize, barrier: Barrier, keys: usize)
     sync().await;
 
     // 2. 64 MiB PUTs (MD5 included), one stream per core, then GETs of 64 MiB and 1 MiB.
-    let big = vec![0xa5u8; 64 << 20];
-    let start = Instant::now();
-    for i in 0..2 {
-        put(&store, &format!("big/{core}/{i}"), &big, 1 << 20).await;
+    {
+        let big = vec![0xa5u8; 64 << 20];
+        let start = Instant::now();
+        for i in 0..2 {
+            put(&store, &format!("big/{core}/{i}"), &big, 1 << 20).await;
+        }
+        let mbs = 2.0 * 64.0 / start.elapsed().as_secs_f64();
+        println!("core {core}: 64 MiB PUT (MD5 included): {mbs:.0} MiB/s");
+        sync().await;
+        let start = Instant::now();
+        let mut n = 0;
+        for i in 0..2 {
+            n += read(&store, &format!("big/{core}/{i}")).await;
+        }
+        println!(
+            "core {core}: 64 MiB GET: {:.0} MiB/s",
+            n as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
+        );
+        let one = vec![0x3cu8; 1 << 20];
+        for i in 0..64 {
+            put(&store, &format!("mid/{core}/{i}"), &one, 1 << 20).await;
+        }
+        sync().await;
+        let start = Instant::now();
+        let mut n = 0;
+        for i in 0..64 {
+            n += read(&store, &format!("mid/{core}/{i}")).await;
+        }
+        println!(
+            "core {core}: 1 MiB GET (sequential objects): {:.0} MiB/s",
+            n as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
+        );
+        sync().await;
     }
-    let mbs = 2.0 * 64.0 / start.elapsed().as_secs_f64();
-    println!("core {core}: 64 MiB PUT (MD5 included): {mbs:.0} MiB/s");
-    sync().await;
-    let start = Instant::now();
-    let mut n = 0;
-    for i in 0..2 {
-        n += read(&store, &format!("big/{core}/{i}")).await;
-    }
-    println!(
-        "core {core}: 64 MiB GET: {:.0} MiB/s",
-        n as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
-    );
-    let one = vec![0x3cu8; 1 << 20];
-    for i in 0..64 {
-        put(&store, &format!("mid/{core}/{i}"), &one, 1 << 20).await;
-    }
-    sync().await;
-    let start = Instant::now();
-    let mut n = 0;
-    for i in 0..64 {
-        n += read(&store, &format!("mid/{core}/{i}")).await;
-    }
-    println!(
-        "core {core}: 1 MiB GET (sequential objects): {:.0} MiB/s",
-        n as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
-    );
-    sync().await;
 
     // 3. A bucket of `keys` keys (empty objects, inline), then listing pages.
-    let before_meta = store.engine().metadata_bytes_on_disk().unwrap_or(0);
+    let meta_dir = store.engine().config().data_dir.join("meta");
+    let before_meta = disk_bytes(&meta_dir);
     let before_rss = rss_kib();
     let start = Instant::now();
     let per_core = keys / CORES;
@@ -164,10 +183,12 @@ async fn core_main(store: CoreStore, core: usize, barrier: Barrier, keys: usize)
             start.elapsed().as_secs_f64(),
             keys as f64 / start.elapsed().as_secs_f64()
         );
-        let meta = store.engine().metadata_bytes_on_disk().unwrap_or(0);
+        let meta = disk_bytes(&meta_dir);
         println!(
-            "metadata on disk: {:.0} bytes/object; RSS {} MiB (+{} MiB while filling)",
+            "metadata on disk: {:.0} bytes/object ({} MiB in all; sled reports {} MiB); RSS {} MiB (+{} MiB while filling)",
             (meta.saturating_sub(before_meta)) as f64 / keys as f64,
+            meta >> 20,
+            store.engine().metadata_bytes_on_disk().unwrap_or(0) >> 20,
             rss_kib() / 1024,
             rss_kib().saturating_sub(before_rss) / 1024
         );

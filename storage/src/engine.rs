@@ -27,6 +27,8 @@ pub const DEFAULT_MIN_PART_SIZE: u64 = 5 << 20;
 pub const DEFAULT_SHARDS_PER_BUCKET: u16 = 16;
 /// Default free space kept on the data disk so metadata can still be written when blobs fill it.
 pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
+/// Default size of sled's page cache.
+pub const DEFAULT_META_CACHE_BYTES: u64 = 256 << 20;
 /// Capacity of each cross-core channel.
 const MESH_CAPACITY: usize = 1024;
 
@@ -45,6 +47,8 @@ pub struct EngineConfig {
     pub min_part_size: u64,
     /// Blob writes fail with `NoSpace` when the disk has less free space than this.
     pub min_free_bytes: u64,
+    /// Memory sled may use for its page cache.
+    pub meta_cache_bytes: u64,
 }
 
 impl EngineConfig {
@@ -57,6 +61,7 @@ impl EngineConfig {
             inline_threshold: DEFAULT_INLINE_THRESHOLD,
             min_part_size: DEFAULT_MIN_PART_SIZE,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            meta_cache_bytes: DEFAULT_META_CACHE_BYTES,
         }
     }
 }
@@ -97,7 +102,10 @@ impl Engine {
             ));
         }
         std::fs::create_dir_all(&config.data_dir)?;
-        let meta: Arc<dyn MetaStore> = Arc::new(SledStore::open(&config.data_dir.join("meta"))?);
+        let meta: Arc<dyn MetaStore> = Arc::new(SledStore::open(
+            &config.data_dir.join("meta"),
+            config.meta_cache_bytes,
+        )?);
         let blobs = BlobDir::new(config.data_dir.join("blobs"));
         std::fs::create_dir_all(blobs.root())?;
         let recovery = recovery::run(meta.as_ref(), &blobs)?;

@@ -22,8 +22,8 @@ mod writer;
 
 pub use bucket::{validate_bucket_name, BucketInfo};
 pub use engine::{
-    CoreStore, Engine, EngineConfig, DEFAULT_INLINE_THRESHOLD, DEFAULT_MIN_FREE_BYTES,
-    DEFAULT_MIN_PART_SIZE, DEFAULT_SHARDS_PER_BUCKET,
+    CoreStore, Engine, EngineConfig, DEFAULT_INLINE_THRESHOLD, DEFAULT_META_CACHE_BYTES,
+    DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_PART_SIZE, DEFAULT_SHARDS_PER_BUCKET,
 };
 pub use error::{Error, Result};
 pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};

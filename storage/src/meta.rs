@@ -56,10 +56,11 @@ pub struct SledStore {
 }
 
 impl SledStore {
-    /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &Path) -> Result<SledStore> {
+    /// Opens (or creates) the database in `dir`, with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             // We flush explicitly (group commit); no background flush timer is needed.
             .flush_every_ms(None)
             .open()?;
