@@ -580,3 +580,53 @@ fn restart_keeps_data_and_recovery_removes_orphans() {
         );
     });
 }
+
+#[test]
+fn bucket_delete_racing_puts_never_loses_an_acknowledged_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(config(dir.path(), 2)).unwrap();
+    run(&engine, |s| async move {
+        for round in 0..30 {
+            let bucket = format!("race-{round}");
+            s.create_bucket(&bucket, "me").await.unwrap();
+            let mut puts = Vec::new();
+            for i in 0..8 {
+                let s = s.clone();
+                let bucket = bucket.clone();
+                puts.push(glommio::spawn_local(async move {
+                    let key = format!("k{i}");
+                    put(&s, &bucket, &key, &[i as u8; 100], PutOptions::default())
+                        .await
+                        .map(|_| key)
+                }));
+            }
+            // Delete at varying moments: before, among and after the PUTs' commits.
+            glommio::timer::sleep(std::time::Duration::from_micros(round * 200)).await;
+            let deleted = s.delete_bucket(&bucket).await;
+            let mut acked = Vec::new();
+            for p in puts {
+                match p.await {
+                    Ok(key) => acked.push(key),
+                    Err(Error::OperationAborted | Error::NoSuchBucket) => {}
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+            match deleted {
+                Ok(()) => assert!(
+                    acked.is_empty(),
+                    "round {round}: bucket deleted but {acked:?} were acknowledged"
+                ),
+                Err(Error::BucketNotEmpty | Error::OperationAborted) => {
+                    for key in &acked {
+                        assert_eq!(
+                            read_all(&s, &bucket, key).await.unwrap().len(),
+                            100,
+                            "round {round}: {key}"
+                        );
+                    }
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+    });
+}
