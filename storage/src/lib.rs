@@ -29,7 +29,9 @@ pub use error::{Error, Result};
 pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};
 pub use meta::{MetaStore, SledStore};
 pub use multipart::{PartInfo, PartsPage, MAX_PART_NUMBER};
-pub use object::{ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN};
+pub use object::{
+    BodyChecksum, ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN,
+};
 pub use reader::ObjectBody;
 pub use record::{ObjectMeta, MAX_USER_METADATA};
 pub use recovery::RecoveryReport;

@@ -40,13 +40,27 @@ impl ObjectInfo {
     }
 }
 
+/// A checksum the writer computes inline as the body streams through. The S3 layer supplies
+/// the algorithm (CRC32C, SHA-256, …); the engine stores the result with the object's
+/// checksums as an opaque `(algorithm, value)` pair.
+pub trait BodyChecksum: std::fmt::Debug {
+    fn update(&mut self, data: &[u8]);
+    /// The algorithm's name and the value as stored and returned (e.g. `("CRC32C", base64)`).
+    fn finish(self: Box<Self>) -> (String, String);
+}
+
 /// What a PUT asks for besides its bytes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PutOptions {
     pub meta: ObjectMeta,
     pub condition: WriteCondition,
     /// The Content-MD5 the client sent; the commit fails with `BadDigest` if the body differs.
     pub content_md5: Option<[u8; 16]>,
+    /// A checksum to compute inline and store.
+    pub checksum: Option<Box<dyn BodyChecksum>>,
+    /// The value the client announced for `checksum`; the commit fails with `BadDigest` if the
+    /// computed one differs.
+    pub expected_checksum: Option<String>,
 }
 
 /// A requested byte range (HTTP `Range: bytes=`).
@@ -126,6 +140,8 @@ impl CoreStore {
                 meta: options.meta,
                 condition: options.condition,
                 content_md5: options.content_md5,
+                checksum: options.checksum,
+                expected_checksum: options.expected_checksum,
             },
         )
     }
@@ -228,7 +244,7 @@ impl CoreStore {
                 PutOptions {
                     meta,
                     condition,
-                    content_md5: None,
+                    ..PutOptions::default()
                 },
             )
             .await?;

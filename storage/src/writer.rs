@@ -8,7 +8,7 @@ use crate::blob::BlobWriter;
 use crate::engine::{now_ms, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::UPLOAD_ID_LEN;
-use crate::object::ObjectInfo;
+use crate::object::{BodyChecksum, ObjectInfo};
 use crate::record::{BlobRef, Body, ObjectMeta, ObjectRecord, PartRecord};
 use crate::shard::{Op, Reply, WriteCondition};
 
@@ -24,6 +24,8 @@ pub(crate) enum WriteTarget {
         meta: ObjectMeta,
         condition: WriteCondition,
         content_md5: Option<[u8; 16]>,
+        checksum: Option<Box<dyn BodyChecksum>>,
+        expected_checksum: Option<String>,
     },
     Part {
         bucket_id: u64,
@@ -93,6 +95,12 @@ impl ObjectWriter {
 
     async fn write_inner(&mut self, data: &[u8]) -> Result<()> {
         self.md5.update(data);
+        if let WriteTarget::Object {
+            checksum: Some(c), ..
+        } = &mut self.target
+        {
+            c.update(data);
+        }
         self.size += data.len() as u64;
         if self.blob.is_none() {
             if self.inline.len() + data.len() <= self.inline_limit {
@@ -139,12 +147,23 @@ impl ObjectWriter {
         self.store.shared().health.check()?;
         let md5: [u8; 16] = self.md5.clone().finalize().into();
         if let WriteTarget::Object {
-            content_md5: Some(expected),
+            content_md5,
+            checksum,
+            expected_checksum,
+            meta,
             ..
-        } = &self.target
+        } = &mut self.target
         {
-            if *expected != md5 {
+            if content_md5.is_some_and(|expected| expected != md5) {
                 return Err(Error::BadDigest);
+            }
+            if let Some(c) = checksum.take() {
+                let (algorithm, value) = c.finish();
+                if expected_checksum.as_ref().is_some_and(|e| *e != value) {
+                    return Err(Error::BadDigest);
+                }
+                meta.checksums.retain(|(a, _)| *a != algorithm);
+                meta.checksums.push((algorithm, value));
             }
         }
         let body = match self.blob.take() {

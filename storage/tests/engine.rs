@@ -630,3 +630,52 @@ fn bucket_delete_racing_puts_never_loses_an_acknowledged_object() {
         }
     });
 }
+
+/// A toy checksum (byte sum) standing in for the S3 layer's CRC/SHA hashers.
+#[derive(Debug, Default)]
+struct ByteSum(u64);
+
+impl cairn_storage::BodyChecksum for ByteSum {
+    fn update(&mut self, data: &[u8]) {
+        self.0 += data.iter().map(|&b| u64::from(b)).sum::<u64>();
+    }
+    fn finish(self: Box<Self>) -> (String, String) {
+        ("BYTESUM".into(), self.0.to_string())
+    }
+}
+
+#[test]
+fn requested_checksums_are_computed_inline_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(config(dir.path(), 2)).unwrap();
+    let d = dir.path().to_path_buf();
+    run(&engine, move |s| async move {
+        s.create_bucket("bkt", "me").await.unwrap();
+        let body: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let sum: u64 = body.iter().map(|&b| u64::from(b)).sum();
+        let opts = |expected: Option<String>| PutOptions {
+            checksum: Some(Box::new(ByteSum::default())),
+            expected_checksum: expected,
+            ..PutOptions::default()
+        };
+        put(&s, "bkt", "k", &body, opts(None)).await.unwrap();
+        let head = s.head_object("bkt", "k").await.unwrap();
+        assert_eq!(
+            head.meta.checksums,
+            [("BYTESUM".to_string(), sum.to_string())]
+        );
+        put(&s, "bkt", "k2", &body, opts(Some(sum.to_string())))
+            .await
+            .unwrap();
+        assert!(matches!(
+            put(&s, "bkt", "k3", &body, opts(Some("1".into()))).await,
+            Err(Error::BadDigest)
+        ));
+        assert!(matches!(
+            s.head_object("bkt", "k3").await,
+            Err(Error::NoSuchKey)
+        ));
+        glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(blob_files(&d).len(), 2, "the refused body left no blob");
+    });
+}
