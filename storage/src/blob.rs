@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use glommio::io::{DmaBuffer, DmaFile, OpenOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions, ReadResult};
 use glommio::Task;
 
 use crate::error::{Error, Result};
@@ -19,15 +22,74 @@ const WRITE_BEHIND: usize = 4;
 /// How many bytes a writer writes between two checks of the disk's free space.
 const FREE_SPACE_CHECK_EVERY: u64 = 4 << 20;
 
-/// Where blob files live: `<data>/blobs/<core>/<id as 16 hex digits>`.
+/// Where blob files live: `<data>/blobs/<core>/<id as 16 hex digits>`, and whether they are
+/// opened with O_DIRECT.
 #[derive(Debug, Clone)]
 pub struct BlobDir {
     root: PathBuf,
+    direct_io: Arc<AtomicBool>,
+}
+
+fn is_einval(e: &glommio::GlommioError<()>) -> bool {
+    matches!(e, glommio::GlommioError::IoError(io) if io.raw_os_error() == Some(libc::EINVAL))
+        || matches!(e, glommio::GlommioError::EnhancedIoError { source, .. } if source.raw_os_error() == Some(libc::EINVAL))
 }
 
 impl BlobDir {
-    pub fn new(root: PathBuf) -> BlobDir {
-        BlobDir { root }
+    pub fn new(root: PathBuf, direct_io: bool) -> BlobDir {
+        if !direct_io {
+            tracing::info!("blob files use buffered IO (direct_io = false)");
+        }
+        BlobDir {
+            root,
+            direct_io: Arc::new(AtomicBool::new(direct_io)),
+        }
+    }
+
+    fn direct(&self) -> bool {
+        self.direct_io.load(Ordering::Relaxed)
+    }
+
+    /// The filesystem refused O_DIRECT: use buffered IO for every blob from now on.
+    fn refuse_direct(&self, path: &Path) {
+        if self.direct_io.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                path = %path.display(),
+                "the filesystem refuses O_DIRECT (EINVAL); falling back to buffered IO for blob files"
+            );
+        }
+    }
+
+    /// Opens a blob for reading, with O_DIRECT where the filesystem allows it.
+    pub async fn open_read(&self, path: &Path) -> Result<BlobFile> {
+        if self.direct() {
+            match DmaFile::open(path).await {
+                Ok(f) => return Ok(BlobFile::Direct(f)),
+                Err(e) if is_einval(&e) => self.refuse_direct(path),
+                Err(e) => return Err(Error::Io(std::io::Error::from(e))),
+            }
+        }
+        BufferedFile::open(path)
+            .await
+            .map(BlobFile::Buffered)
+            .map_err(|e| Error::Io(std::io::Error::from(e)))
+    }
+
+    async fn create_new(&self, path: &Path) -> Result<BlobFile> {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        if self.direct() {
+            match opts.dma_open(path).await {
+                Ok(f) => return Ok(BlobFile::Direct(f)),
+                Err(e) if is_einval(&e) => {
+                    // The file may have been created before O_DIRECT was refused.
+                    let _ = std::fs::remove_file(path);
+                    self.refuse_direct(path);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(BlobFile::Buffered(opts.buffered_open(path).await?))
     }
 
     pub fn root(&self) -> &Path {
@@ -62,6 +124,94 @@ impl BlobDir {
     }
 }
 
+/// An open blob: O_DIRECT through glommio's DMA file, or buffered where the filesystem
+/// refuses O_DIRECT (or it is turned off).
+#[derive(Debug)]
+pub enum BlobFile {
+    Direct(DmaFile),
+    Buffered(BufferedFile),
+}
+
+/// A write buffer suited to the file.
+enum Buffer {
+    Dma(DmaBuffer),
+    Heap(Vec<u8>),
+}
+
+impl Buffer {
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Buffer::Dma(b) => b.as_bytes_mut(),
+            Buffer::Heap(v) => v,
+        }
+    }
+
+    fn trim(&mut self, len: usize) {
+        match self {
+            Buffer::Dma(b) => b.trim_to_size(len),
+            Buffer::Heap(v) => v.truncate(len),
+        }
+    }
+}
+
+impl BlobFile {
+    fn alloc(&self, size: usize) -> Buffer {
+        match self {
+            BlobFile::Direct(f) => Buffer::Dma(f.alloc_dma_buffer(size)),
+            BlobFile::Buffered(_) => Buffer::Heap(vec![0; size]),
+        }
+    }
+
+    fn align_up(&self, v: u64) -> u64 {
+        match self {
+            BlobFile::Direct(f) => f.align_up(v),
+            BlobFile::Buffered(_) => v,
+        }
+    }
+
+    async fn write_at(&self, buf: Buffer, pos: u64) -> Result<usize> {
+        let res = match (self, buf) {
+            (BlobFile::Direct(f), Buffer::Dma(b)) => f.write_at(b, pos).await,
+            (BlobFile::Buffered(f), Buffer::Heap(v)) => f.write_at(v, pos).await,
+            _ => return Err(Error::Unavailable),
+        };
+        res.map_err(|e| Error::from_io(std::io::Error::from(e)))
+    }
+
+    /// Reads `len` bytes at `pos` (no alignment needed).
+    pub async fn read_at(&self, pos: u64, len: usize) -> Result<ReadResult> {
+        let res = match self {
+            BlobFile::Direct(f) => f.read_at(pos, len).await,
+            BlobFile::Buffered(f) => f.read_at(pos, len).await,
+        };
+        res.map_err(|e| Error::from_io(std::io::Error::from(e)))
+    }
+
+    async fn truncate(&self, len: u64) -> Result<()> {
+        match self {
+            BlobFile::Direct(f) => f.truncate(len).await?,
+            BlobFile::Buffered(f) => f.truncate(len).await?,
+        }
+        Ok(())
+    }
+
+    async fn fdatasync(&self) -> Result<()> {
+        match self {
+            BlobFile::Direct(f) => f.fdatasync().await?,
+            BlobFile::Buffered(f) => f.fdatasync().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(self) -> Result<()> {
+        match self {
+            BlobFile::Direct(f) => f.close().await?,
+            BlobFile::Buffered(f) => f.close().await?,
+        }
+        Ok(())
+    }
+}
+
 /// Fails with [`Error::NoSpace`] when the disk holding `path` has less than `min_free` bytes free.
 pub fn check_free_space(path: &Path, min_free: u64) -> Result<()> {
     if min_free == 0 {
@@ -82,8 +232,8 @@ pub fn check_free_space(path: &Path, min_free: u64) -> Result<()> {
 pub struct BlobWriter {
     path: PathBuf,
     blob: BlobRef,
-    file: Option<Rc<DmaFile>>,
-    buffer: Option<DmaBuffer>,
+    file: Option<Rc<BlobFile>>,
+    buffer: Option<Buffer>,
     filled: usize,
     /// File offset of `buffer`'s first byte.
     buffer_pos: u64,
@@ -102,11 +252,8 @@ impl std::fmt::Debug for BlobWriter {
 }
 
 /// Writes `buf` (whose first `need` bytes are data) at `pos`; a short write is out of space.
-async fn write_buffer(file: Rc<DmaFile>, buf: DmaBuffer, pos: u64, need: usize) -> Result<()> {
-    let written = file
-        .write_at(buf, pos)
-        .await
-        .map_err(|e| Error::from_io(std::io::Error::from(e)))?;
+async fn write_buffer(file: Rc<BlobFile>, buf: Buffer, pos: u64, need: usize) -> Result<()> {
+    let written = file.write_at(buf, pos).await?;
     if written < need {
         return Err(Error::NoSpace);
     }
@@ -118,11 +265,7 @@ impl BlobWriter {
     pub async fn create(dir: &BlobDir, core: u16, id: u64, min_free: u64) -> Result<BlobWriter> {
         let path = dir.path(core, id);
         check_free_space(dir.root(), min_free)?;
-        let file: DmaFile = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .dma_open(&path)
-            .await?;
+        let file = dir.create_new(&path).await?;
         Ok(BlobWriter {
             path,
             blob: BlobRef { core, id, len: 0 },
@@ -136,7 +279,7 @@ impl BlobWriter {
         })
     }
 
-    fn file(&self) -> Result<&Rc<DmaFile>> {
+    fn file(&self) -> Result<&Rc<BlobFile>> {
         self.file.as_ref().ok_or(Error::Unavailable)
     }
 
@@ -149,8 +292,8 @@ impl BlobWriter {
         let need = self.filled;
         let len = if last {
             let aligned = file.align_up(need as u64) as usize;
-            buf.as_bytes_mut()[need..aligned].fill(0);
-            buf.trim_to_size(aligned);
+            buf.bytes_mut()[need..aligned].fill(0);
+            buf.trim(aligned);
             aligned
         } else {
             need
@@ -177,14 +320,14 @@ impl BlobWriter {
         }
         while !data.is_empty() {
             if self.buffer.is_none() {
-                self.buffer = Some(self.file()?.alloc_dma_buffer(WRITE_BUFFER));
+                self.buffer = Some(self.file()?.alloc(WRITE_BUFFER));
             }
             let filled = self.filled;
             let Some(buf) = self.buffer.as_mut() else {
                 return Err(Error::Unavailable);
             };
             let n = (WRITE_BUFFER - filled).min(data.len());
-            buf.as_bytes_mut()[filled..filled + n].copy_from_slice(&data[..n]);
+            buf.bytes_mut()[filled..filled + n].copy_from_slice(&data[..n]);
             self.filled += n;
             self.blob.len += n as u64;
             data = &data[n..];

@@ -49,6 +49,9 @@ pub struct EngineConfig {
     pub min_free_bytes: u64,
     /// Memory sled may use for its page cache.
     pub meta_cache_bytes: u64,
+    /// Open blob files with O_DIRECT (the engine falls back to buffered IO by itself when the
+    /// filesystem refuses it; glommio always uses buffered IO on tmpfs).
+    pub direct_io: bool,
 }
 
 impl EngineConfig {
@@ -62,6 +65,7 @@ impl EngineConfig {
             min_part_size: DEFAULT_MIN_PART_SIZE,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             meta_cache_bytes: DEFAULT_META_CACHE_BYTES,
+            direct_io: true,
         }
     }
 }
@@ -106,7 +110,7 @@ impl Engine {
             &config.data_dir.join("meta"),
             config.meta_cache_bytes,
         )?);
-        let blobs = BlobDir::new(config.data_dir.join("blobs"));
+        let blobs = BlobDir::new(config.data_dir.join("blobs"), config.direct_io);
         std::fs::create_dir_all(blobs.root())?;
         let recovery = recovery::run(meta.as_ref(), &blobs)?;
         let meshes = if config.cores > 1 {

@@ -9,10 +9,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_lite::Stream;
-use glommio::io::DmaFile;
 use glommio::Task;
 
-use crate::blob::BlobDir;
+use crate::blob::{BlobDir, BlobFile};
 use crate::error::{Error, Result};
 use crate::record::{Body, ObjectRecord};
 
@@ -22,7 +21,7 @@ pub const READ_CHUNK: usize = 256 << 10;
 /// One blob's share of a read: the file (opened up front, so a later free cannot pull it away)
 /// and the `[pos, end)` to read from it.
 struct Segment {
-    file: Rc<DmaFile>,
+    file: Rc<BlobFile>,
     pos: u64,
     end: u64,
 }
@@ -78,9 +77,7 @@ impl ObjectBody {
                     if b_end <= start || b_start >= end || blob.len == 0 {
                         continue;
                     }
-                    let file = DmaFile::open(blobs.path(blob.core, blob.id))
-                        .await
-                        .map_err(|e| Error::Io(std::io::Error::from(e)))?;
+                    let file = blobs.open_read(&blobs.path(blob.core, blob.id)).await?;
                     body.segments.push_back(Segment {
                         file: Rc::new(file),
                         pos: start.max(b_start) - b_start,
@@ -98,11 +95,8 @@ impl ObjectBody {
     }
 }
 
-async fn read_chunk(file: Rc<DmaFile>, pos: u64, len: usize) -> Result<Bytes> {
-    let read = file
-        .read_at(pos, len)
-        .await
-        .map_err(|e| Error::from_io(std::io::Error::from(e)))?;
+async fn read_chunk(file: Rc<BlobFile>, pos: u64, len: usize) -> Result<Bytes> {
+    let read = file.read_at(pos, len).await?;
     if read.len() < len {
         return Err(Error::Corrupt("blob shorter than its record says"));
     }
@@ -111,7 +105,7 @@ async fn read_chunk(file: Rc<DmaFile>, pos: u64, len: usize) -> Result<Bytes> {
 
 /// Closes a finished blob file in the background (a dropped file would close only at the
 /// reactor's next cycle).
-fn close_soon(file: Rc<DmaFile>) {
+fn close_soon(file: Rc<BlobFile>) {
     if let Ok(file) = Rc::try_unwrap(file) {
         glommio::spawn_local(async move {
             let _ = file.close().await;
