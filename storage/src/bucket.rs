@@ -133,7 +133,16 @@ impl CoreStore {
     }
 
     /// A bucket's owner and creation time.
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
+        let result = self.head_bucket_now(name).await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// A bucket's owner and creation time.
+    async fn head_bucket_now(&self, name: &str) -> Result<BucketInfo> {
         let b = self.bucket_record(name)?;
         Ok(BucketInfo {
             name: name.to_owned(),
@@ -143,7 +152,16 @@ impl CoreStore {
     }
 
     /// Every bucket, in name order (the S3 layer filters by owner).
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let result = self.list_buckets_now().await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// Every bucket, in name order (the S3 layer filters by owner).
+    async fn list_buckets_now(&self) -> Result<Vec<BucketInfo>> {
         let start = [Family::Bucket as u8];
         let mut out = Vec::new();
         for entry in self.meta().range(&start, &family_end(Family::Bucket)) {

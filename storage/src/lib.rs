@@ -27,7 +27,7 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};
-pub use meta::{MetaStore, SledStore};
+pub use meta::{Change, FlushFuture, MetaStore, RangeIter, SledStore};
 pub use multipart::{PartInfo, PartsPage, MAX_PART_NUMBER};
 pub use object::{
     BodyChecksum, ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN,

@@ -246,7 +246,16 @@ fn delimiter_of(d: &Option<String>) -> Option<&[u8]> {
 
 impl CoreStore {
     /// One page of ListObjects (v1 or v2): keys and common prefixes in UTF-8 binary order.
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn list_objects(&self, bucket: &str, query: &ListQuery) -> Result<ListPage> {
+        let result = self.list_objects_now(bucket, query).await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// One page of ListObjects (v1 or v2): keys and common prefixes in UTF-8 binary order.
+    async fn list_objects_now(&self, bucket: &str, query: &ListQuery) -> Result<ListPage> {
         if query.max_keys > MAX_KEYS {
             return Err(Error::InvalidArgument("max-keys is at most 1000"));
         }
@@ -293,7 +302,20 @@ impl CoreStore {
     }
 
     /// One page of ListMultipartUploads: uploads by key, then by creation.
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        query: &UploadQuery,
+    ) -> Result<UploadPage> {
+        let result = self.list_multipart_uploads_now(bucket, query).await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// One page of ListMultipartUploads: uploads by key, then by creation.
+    async fn list_multipart_uploads_now(
         &self,
         bucket: &str,
         query: &UploadQuery,

@@ -170,7 +170,25 @@ impl CoreStore {
     }
 
     /// Lists the parts of an upload after `part_number_marker`, at most `max_parts` (≤ 1000).
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number_marker: u16,
+        max_parts: usize,
+    ) -> Result<PartsPage> {
+        let result = self
+            .list_parts_now(bucket, key, upload_id, part_number_marker, max_parts)
+            .await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// Lists the parts of an upload after `part_number_marker`, at most `max_parts` (≤ 1000).
+    async fn list_parts_now(
         &self,
         bucket: &str,
         key: &str,

@@ -159,7 +159,16 @@ impl CoreStore {
     }
 
     /// An object's metadata.
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        let result = self.head_object_now(bucket, key).await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// An object's metadata.
+    async fn head_object_now(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         Ok(ObjectInfo::from_record(
             key,
             &self.object_record(bucket, key)?,
@@ -167,7 +176,21 @@ impl CoreStore {
     }
 
     /// Reads an object (or a byte range of it) as a stream of `Bytes`.
+    ///
+    /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<GetObject> {
+        let result = self.get_object_now(bucket, key, range).await;
+        self.read_barrier().await?;
+        result
+    }
+
+    /// Reads an object (or a byte range of it) as a stream of `Bytes`.
+    async fn get_object_now(
         &self,
         bucket: &str,
         key: &str,

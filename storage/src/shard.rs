@@ -148,6 +148,9 @@ pub(crate) async fn owner_loop(store: Weak<CoreInner>, queue: LocalReceiver<Owne
                 Err(e) => Err(e),
             }
         };
+        if matches!(&applied, Ok(a) if a.durable) {
+            store.note_applied();
+        }
         let store = store.clone();
         glommio::spawn_local(async move {
             let result = match applied {
