@@ -16,9 +16,11 @@ use crate::error::{Error, Result};
 use crate::record::BlobRef;
 
 /// Size of each DMA buffer of a blob writer.
-const WRITE_BUFFER: usize = 512 << 10;
+const WRITE_BUFFER: usize = 256 << 10;
+/// Size of a blob's first buffer: small objects do not pin a full buffer.
+const FIRST_BUFFER: usize = 64 << 10;
 /// Buffers in flight behind the writer.
-const WRITE_BEHIND: usize = 4;
+const WRITE_BEHIND: usize = 3;
 /// How many bytes a writer writes between two checks of the disk's free space.
 const FREE_SPACE_CHECK_EVERY: u64 = 4 << 20;
 
@@ -234,6 +236,8 @@ pub struct BlobWriter {
     blob: BlobRef,
     file: Option<Rc<BlobFile>>,
     buffer: Option<Buffer>,
+    /// Size of `buffer`.
+    capacity: usize,
     filled: usize,
     /// File offset of `buffer`'s first byte.
     buffer_pos: u64,
@@ -271,6 +275,7 @@ impl BlobWriter {
             blob: BlobRef { core, id, len: 0 },
             file: Some(Rc::new(file)),
             buffer: None,
+            capacity: 0,
             filled: 0,
             buffer_pos: 0,
             in_flight: VecDeque::new(),
@@ -320,18 +325,24 @@ impl BlobWriter {
         }
         while !data.is_empty() {
             if self.buffer.is_none() {
-                self.buffer = Some(self.file()?.alloc(WRITE_BUFFER));
+                let size = if self.buffer_pos == 0 {
+                    FIRST_BUFFER
+                } else {
+                    WRITE_BUFFER
+                };
+                self.buffer = Some(self.file()?.alloc(size));
+                self.capacity = size;
             }
             let filled = self.filled;
             let Some(buf) = self.buffer.as_mut() else {
                 return Err(Error::Unavailable);
             };
-            let n = (WRITE_BUFFER - filled).min(data.len());
+            let n = (self.capacity - filled).min(data.len());
             buf.bytes_mut()[filled..filled + n].copy_from_slice(&data[..n]);
             self.filled += n;
             self.blob.len += n as u64;
             data = &data[n..];
-            if self.filled == WRITE_BUFFER {
+            if self.filled == self.capacity {
                 self.submit(false).await?;
             }
         }
@@ -399,6 +410,7 @@ impl Drop for BlobWriter {
                 blob: self.blob,
                 file: self.file.take(),
                 buffer: self.buffer.take(),
+                capacity: 0,
                 filled: 0,
                 buffer_pos: 0,
                 in_flight: std::mem::take(&mut self.in_flight),

@@ -134,6 +134,11 @@ fn a_failed_flush_poisons_the_engine_and_says_why() {
             Err(Error::Poisoned(_))
         ));
         assert!(matches!(s.engine().health(), Err(Error::Poisoned(r)) if r.contains("EIO")));
+        // Reads cannot be answered either: what they would see may not be durable.
+        assert!(matches!(
+            s.head_object("bkt", "before").await,
+            Err(Error::Poisoned(_))
+        ));
     });
     drop(engine);
     // A restart clears the poison; the write that failed is not acknowledged, and recovery
