@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -73,6 +73,18 @@ impl EngineConfig {
     }
 }
 
+fn validate(config: &EngineConfig) -> Result<()> {
+    if config.cores == 0 || config.cores > usize::from(u16::MAX) {
+        return Err(Error::InvalidArgument("cores must be between 1 and 65535"));
+    }
+    if config.shards_per_bucket == 0 {
+        return Err(Error::InvalidArgument(
+            "shards_per_bucket must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) struct Shared {
     pub(crate) config: EngineConfig,
     pub(crate) meta: Arc<dyn MetaStore>,
@@ -81,6 +93,8 @@ pub(crate) struct Shared {
     meshes: Mutex<Vec<Option<MeshBuilder<Msg, glommio::channels::channel_mesh::Full>>>>,
     peer_of_core: Mutex<Vec<Option<usize>>>,
     recovery: RecoveryReport,
+    /// Which cores have attached.
+    attached: Vec<AtomicBool>,
     /// Per owner core: durable mutations applied to the store so far.
     applied: Vec<AtomicU64>,
     /// Per owner core: how many of those a completed flush has made durable.
@@ -104,6 +118,7 @@ pub struct Engine {
 impl Engine {
     /// Opens the metadata store and runs start-up recovery (orphan blobs, interrupted deletes).
     pub fn open(config: EngineConfig) -> Result<Engine> {
+        validate(&config)?;
         std::fs::create_dir_all(&config.data_dir)?;
         let meta = SledStore::open(&config.data_dir.join("meta"), config.meta_cache_bytes)?;
         Engine::open_with(config, Arc::new(meta))
@@ -111,14 +126,7 @@ impl Engine {
 
     /// Opens the engine on another [`MetaStore`] (blobs still live under `data_dir`).
     pub fn open_with(config: EngineConfig, meta: Arc<dyn MetaStore>) -> Result<Engine> {
-        if config.cores == 0 || config.cores > usize::from(u16::MAX) {
-            return Err(Error::InvalidArgument("cores must be between 1 and 65535"));
-        }
-        if config.shards_per_bucket == 0 {
-            return Err(Error::InvalidArgument(
-                "shards_per_bucket must be at least 1",
-            ));
-        }
+        validate(&config)?;
         std::fs::create_dir_all(&config.data_dir)?;
         let blobs = BlobDir::new(config.data_dir.join("blobs"), config.direct_io);
         std::fs::create_dir_all(blobs.root())?;
@@ -139,6 +147,7 @@ impl Engine {
                 meshes: Mutex::new(meshes),
                 peer_of_core: Mutex::new(vec![None; cores]),
                 recovery,
+                attached: (0..cores).map(|_| AtomicBool::new(false)).collect(),
                 applied: (0..cores).map(|_| AtomicU64::new(0)).collect(),
                 durable: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             }),
@@ -170,6 +179,9 @@ impl Engine {
         let shared = self.shared.clone();
         if core >= shared.config.cores {
             return Err(Error::InvalidArgument("core index out of range"));
+        }
+        if shared.attached[core].swap(true, Ordering::SeqCst) {
+            return Err(Error::InvalidArgument("core attached twice"));
         }
         let mesh = shared
             .meshes

@@ -720,3 +720,34 @@ fn buffered_io_mode_writes_and_reads_blobs() {
         assert_same(&read_all(&s, "bkt", "mp").await.unwrap(), &big, "multipart");
     });
 }
+
+#[test]
+fn configuration_and_attach_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), 1);
+    c.cores = 0;
+    assert!(matches!(Engine::open(c), Err(Error::InvalidArgument(_))));
+    let mut c = config(dir.path(), 1);
+    c.shards_per_bucket = 0;
+    assert!(matches!(Engine::open(c), Err(Error::InvalidArgument(_))));
+    // A single-core engine works without a mesh; a core attaches once.
+    let engine = Engine::open(config(dir.path(), 1)).unwrap();
+    run(&engine, |s| async move {
+        assert!(matches!(
+            s.engine().attach(0).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            s.engine().attach(1).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        s.create_bucket("one-core", "me").await.unwrap();
+        put_simple(&s, "one-core", "k", &[5u8; 70_000]).await;
+        assert_eq!(
+            read_all(&s, "one-core", "k").await.unwrap(),
+            vec![5u8; 70_000]
+        );
+        s.delete_object("one-core", "k").await.unwrap();
+        s.delete_bucket("one-core").await.unwrap();
+    });
+}
