@@ -17,6 +17,8 @@ struct Controlled {
     inner: SledStore,
     hold: Arc<AtomicBool>,
     fail: Arc<AtomicBool>,
+    /// Set once a flush is waiting on `hold`.
+    held: Arc<AtomicBool>,
 }
 
 impl MetaStore for Controlled {
@@ -32,6 +34,7 @@ impl MetaStore for Controlled {
     fn flush(&self) -> cairn_storage::FlushFuture<'_> {
         Box::pin(async move {
             while self.hold.load(Ordering::SeqCst) {
+                self.held.store(true, Ordering::SeqCst);
                 glommio::timer::sleep(Duration::from_millis(1)).await;
             }
             if self.fail.load(Ordering::SeqCst) {
@@ -48,22 +51,32 @@ impl MetaStore for Controlled {
     }
 }
 
-fn open(dir: &std::path::Path) -> (Engine, Arc<AtomicBool>, Arc<AtomicBool>) {
-    let hold = Arc::new(AtomicBool::new(false));
-    let fail = Arc::new(AtomicBool::new(false));
+struct Controls {
+    hold: Arc<AtomicBool>,
+    fail: Arc<AtomicBool>,
+    held: Arc<AtomicBool>,
+}
+
+fn open(dir: &std::path::Path) -> (Engine, Controls) {
+    let c = Controls {
+        hold: Arc::new(AtomicBool::new(false)),
+        fail: Arc::new(AtomicBool::new(false)),
+        held: Arc::new(AtomicBool::new(false)),
+    };
     let store = Controlled {
         inner: SledStore::open(&dir.join("meta"), 16 << 20).unwrap(),
-        hold: hold.clone(),
-        fail: fail.clone(),
+        hold: c.hold.clone(),
+        fail: c.fail.clone(),
+        held: c.held.clone(),
     };
     let engine = Engine::open_with(config(dir, 2), Arc::new(store)).unwrap();
-    (engine, hold, fail)
+    (engine, c)
 }
 
 #[test]
 fn readers_do_not_see_a_write_before_it_is_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, hold, _) = open(dir.path());
+    let (engine, Controls { hold, held, .. }) = open(dir.path());
     run(&engine, move |s| async move {
         s.create_bucket("bkt", "me").await.unwrap();
         put_simple(&s, "bkt", "k", b"old").await;
@@ -72,8 +85,10 @@ fn readers_do_not_see_a_write_before_it_is_durable() {
             let s = s.clone();
             async move { put_simple(&s, "bkt", "k", b"new").await }
         });
-        // Give the owner time to apply the write; its flush is held.
-        glommio::timer::sleep(Duration::from_millis(30)).await;
+        // The write's flush starts only after the owner applied it: wait until it is held.
+        while !held.load(Ordering::SeqCst) {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
         let answered = Rc::new(Cell::new(false));
         let reader = glommio::spawn_local({
             let s = s.clone();
@@ -111,7 +126,7 @@ fn readers_do_not_see_a_write_before_it_is_durable() {
 #[test]
 fn a_failed_flush_poisons_the_engine_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, _, fail) = open(dir.path());
+    let (engine, Controls { fail, .. }) = open(dir.path());
     run(&engine, move |s| async move {
         s.create_bucket("bkt", "me").await.unwrap();
         put_simple(&s, "bkt", "before", b"kept").await;
