@@ -1833,12 +1833,23 @@ impl Reactor {
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        //
+        // Cairn patch: keep the armed timer while it has not fired instead of cancelling
+        // and re-arming it on every loop (three submissions per loop, most of the kernel
+        // work of a small request). It then counts completions across loops, so it fires
+        // after `ring_depth` completions in all, which only preempts a little more often.
+        let current = self.throughput_preemption_timeout_src.take();
+        if current.as_ref().is_some_and(|src| src.result().is_none()) {
+            self.throughput_preemption_timeout_src.set(current);
+        } else {
+            drop(current);
+            self.throughput_preemption_timeout_src.replace(Some(
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                ),
+            ));
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
