@@ -6,10 +6,11 @@ use md5::{Digest, Md5};
 use crate::engine::{now_ms, shard_of, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::{part_key, part_prefix, prefix_successor, upload_key, UPLOAD_ID_LEN};
+use crate::object::BodyChecksum;
 use crate::object::ObjectInfo;
 use crate::record::{Body, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
 use crate::shard::{bare_etag, Op, Reply, WriteCondition};
-use crate::writer::{ObjectWriter, WriteTarget};
+use crate::writer::{Digests, ObjectWriter, WriteTarget};
 
 /// S3's largest part number.
 pub const MAX_PART_NUMBER: u16 = 10_000;
@@ -24,6 +25,19 @@ pub struct PartInfo {
     pub etag: String,
     pub size: u64,
     pub last_modified_ms: u64,
+    /// Checksums computed while the part was written.
+    pub checksums: Vec<(String, String)>,
+}
+
+/// What an UploadPart asks for besides its bytes.
+#[derive(Debug, Default)]
+pub struct PartOptions {
+    /// The Content-MD5 the client sent (`BadDigest` if the part differs).
+    pub content_md5: Option<[u8; 16]>,
+    /// A checksum to compute inline and store with the part.
+    pub checksum: Option<Box<dyn BodyChecksum>>,
+    /// The value the client announced for `checksum` (`BadDigest` if it differs).
+    pub expected_checksum: Option<String>,
 }
 
 /// One page of `list_parts`.
@@ -144,6 +158,19 @@ impl CoreStore {
         upload_id: &str,
         part_number: u16,
     ) -> Result<ObjectWriter> {
+        self.upload_part_with(bucket, key, upload_id, part_number, PartOptions::default())
+            .await
+    }
+
+    /// [`CoreStore::upload_part`] with a Content-MD5 to verify and a checksum to compute.
+    pub async fn upload_part_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u16,
+        options: PartOptions,
+    ) -> Result<ObjectWriter> {
         if !(1..=MAX_PART_NUMBER).contains(&part_number) {
             return Err(Error::InvalidPartNumber);
         }
@@ -165,6 +192,11 @@ impl CoreStore {
                 key: key.to_owned(),
                 upload_id: id,
                 part_number,
+            },
+            Digests {
+                content_md5: options.content_md5,
+                checksum: options.checksum,
+                expected_checksum: options.expected_checksum,
             },
         )
     }
@@ -226,6 +258,7 @@ impl CoreStore {
                 etag: hex::encode(p.md5),
                 size: p.blob.len,
                 last_modified_ms: p.last_modified_ms,
+                checksums: p.checksums,
             });
         }
         let next_part_number_marker = if is_truncated {
@@ -316,6 +349,7 @@ mod tests {
                     id: u64::from(n),
                     len,
                 },
+                checksums: Vec::new(),
             },
         )
     }

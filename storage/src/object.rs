@@ -9,7 +9,7 @@ use crate::meta::object_key;
 use crate::reader::ObjectBody;
 use crate::record::{ObjectMeta, ObjectRecord};
 use crate::shard::{Op, Reply, WriteCondition};
-use crate::writer::{ObjectWriter, WriteTarget};
+use crate::writer::{Digests, ObjectWriter, WriteTarget};
 
 /// S3's longest key, in bytes of UTF-8.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -139,6 +139,8 @@ impl CoreStore {
                 key: key.to_owned(),
                 meta: options.meta,
                 condition: options.condition,
+            },
+            Digests {
                 content_md5: options.content_md5,
                 checksum: options.checksum,
                 expected_checksum: options.expected_checksum,

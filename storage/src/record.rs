@@ -100,6 +100,8 @@ pub struct PartRecord {
     pub md5: [u8; 16],
     pub last_modified_ms: u64,
     pub blob: BlobRef,
+    /// Checksums computed inline while the part was written (algorithm, value).
+    pub checksums: Vec<(String, String)>,
 }
 
 struct Enc(Vec<u8>);
@@ -348,6 +350,7 @@ impl PartRecord {
         e.0.extend_from_slice(&self.md5);
         e.u64(self.last_modified_ms);
         e.blob(&self.blob);
+        e.pairs(&self.checksums);
         e.0
     }
     pub fn decode(b: &[u8]) -> Result<PartRecord> {
@@ -357,6 +360,7 @@ impl PartRecord {
             md5,
             last_modified_ms: d.u64()?,
             blob: d.blob()?,
+            checksums: d.pairs()?,
         })
     }
 }
@@ -408,6 +412,7 @@ mod tests {
                 id: 1,
                 len: 2,
             },
+            checksums: vec![("SHA256".into(), "abc".into())],
         };
         assert_eq!(PartRecord::decode(&part.encode()).unwrap(), part);
         let up = UploadRecord {

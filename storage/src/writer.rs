@@ -23,9 +23,6 @@ pub(crate) enum WriteTarget {
         key: String,
         meta: ObjectMeta,
         condition: WriteCondition,
-        content_md5: Option<[u8; 16]>,
-        checksum: Option<Box<dyn BodyChecksum>>,
-        expected_checksum: Option<String>,
     },
     Part {
         bucket_id: u64,
@@ -36,12 +33,22 @@ pub(crate) enum WriteTarget {
     },
 }
 
+/// What the writer checks and computes besides MD5: the client's Content-MD5 and an inline
+/// checksum with the value the client announced.
+#[derive(Debug, Default)]
+pub(crate) struct Digests {
+    pub(crate) content_md5: Option<[u8; 16]>,
+    pub(crate) checksum: Option<Box<dyn BodyChecksum>>,
+    pub(crate) expected_checksum: Option<String>,
+}
+
 /// Writes one object or part. Call `commit` to make it durable and visible; dropping the writer
 /// (or `abort`) discards everything written.
 #[derive(Debug)]
 pub struct ObjectWriter {
     store: CoreStore,
     target: WriteTarget,
+    digests: Digests,
     md5: Md5,
     size: u64,
     inline: Vec<u8>,
@@ -51,7 +58,11 @@ pub struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    pub(crate) fn new(store: CoreStore, target: WriteTarget) -> Result<ObjectWriter> {
+    pub(crate) fn new(
+        store: CoreStore,
+        target: WriteTarget,
+        digests: Digests,
+    ) -> Result<ObjectWriter> {
         // Parts are always blobs: a completed upload lists them without copying.
         let inline_limit = match target {
             WriteTarget::Object { .. } => store.shared().config.inline_threshold,
@@ -60,6 +71,7 @@ impl ObjectWriter {
         Ok(ObjectWriter {
             store,
             target,
+            digests,
             md5: Md5::new(),
             size: 0,
             inline: Vec::new(),
@@ -95,10 +107,7 @@ impl ObjectWriter {
 
     async fn write_inner(&mut self, data: &[u8]) -> Result<()> {
         self.md5.update(data);
-        if let WriteTarget::Object {
-            checksum: Some(c), ..
-        } = &mut self.target
-        {
+        if let Some(c) = self.digests.checksum.as_mut() {
             c.update(data);
         }
         self.size += data.len() as u64;
@@ -146,25 +155,31 @@ impl ObjectWriter {
         }
         self.store.shared().health.check()?;
         let md5: [u8; 16] = self.md5.clone().finalize().into();
-        if let WriteTarget::Object {
-            content_md5,
-            checksum,
-            expected_checksum,
-            meta,
-            ..
-        } = &mut self.target
+        if self
+            .digests
+            .content_md5
+            .is_some_and(|expected| expected != md5)
         {
-            if content_md5.is_some_and(|expected| expected != md5) {
+            return Err(Error::BadDigest);
+        }
+        let mut computed = None;
+        if let Some(c) = self.digests.checksum.take() {
+            let (algorithm, value) = c.finish();
+            if self
+                .digests
+                .expected_checksum
+                .as_ref()
+                .is_some_and(|e| *e != value)
+            {
                 return Err(Error::BadDigest);
             }
-            if let Some(c) = checksum.take() {
-                let (algorithm, value) = c.finish();
-                if expected_checksum.as_ref().is_some_and(|e| *e != value) {
-                    return Err(Error::BadDigest);
-                }
-                meta.checksums.retain(|(a, _)| *a != algorithm);
-                meta.checksums.push((algorithm, value));
-            }
+            computed = Some((algorithm, value));
+        }
+        if let (WriteTarget::Object { meta, .. }, Some((algorithm, value))) =
+            (&mut self.target, &computed)
+        {
+            meta.checksums.retain(|(a, _)| a != algorithm);
+            meta.checksums.push((algorithm.clone(), value.clone()));
         }
         let body = match self.blob.take() {
             Some(blob) => {
@@ -243,6 +258,7 @@ impl ObjectWriter {
                         md5,
                         last_modified_ms: now_ms(),
                         blob: blobs.first().copied().ok_or(Error::Unavailable)?,
+                        checksums: computed.clone().into_iter().collect(),
                     },
                 },
                 String::new(),
@@ -257,7 +273,10 @@ impl ObjectWriter {
                 etag: hex::encode(md5),
                 last_modified_ms: now_ms(),
                 parts: 0,
-                meta: ObjectMeta::default(),
+                meta: ObjectMeta {
+                    checksums: computed.into_iter().collect(),
+                    ..ObjectMeta::default()
+                },
             }),
             Ok(_) => Err(Error::Corrupt("unexpected owner reply")),
             // Applied but not durable: the record may survive a crash, so keep its blob

@@ -751,3 +751,42 @@ fn configuration_and_attach_are_checked() {
         s.delete_bucket("one-core").await.unwrap();
     });
 }
+
+#[test]
+fn parts_take_content_md5_and_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(config(dir.path(), 2)).unwrap();
+    run(&engine, move |s| async move {
+        s.create_bucket("bkt", "me").await.unwrap();
+        let up = s
+            .create_multipart_upload("bkt", "mp", ObjectMeta::default())
+            .await
+            .unwrap();
+        let body = vec![3u8; 1000];
+        let sum = (3 * 1000).to_string();
+        let opts = |md5: Option<[u8; 16]>, expected: Option<String>| cairn_storage::PartOptions {
+            content_md5: md5,
+            checksum: Some(Box::new(ByteSum::default())),
+            expected_checksum: expected,
+        };
+        let md5: [u8; 16] = hex::decode(md5_hex(&body)).unwrap().try_into().unwrap();
+        let mut w = s
+            .upload_part_with("bkt", "mp", &up, 1, opts(Some(md5), Some(sum.clone())))
+            .await
+            .unwrap();
+        w.write(&body).await.unwrap();
+        let done = w.commit().await.unwrap();
+        assert_eq!(done.meta.checksums, [("BYTESUM".to_string(), sum.clone())]);
+        for (md5, expected) in [(Some([0u8; 16]), None), (None, Some("7".to_string()))] {
+            let mut w = s
+                .upload_part_with("bkt", "mp", &up, 2, opts(md5, expected))
+                .await
+                .unwrap();
+            w.write(&body).await.unwrap();
+            assert!(matches!(w.commit().await, Err(Error::BadDigest)));
+        }
+        let parts = s.list_parts("bkt", "mp", &up, 0, 10).await.unwrap();
+        assert_eq!(parts.parts.len(), 1, "refused parts are not listed");
+        assert_eq!(parts.parts[0].checksums, [("BYTESUM".to_string(), sum)]);
+    });
+}
