@@ -4,7 +4,7 @@
 //! <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html>.
 
 use crate::canonical;
-use crate::checksum::checksum_request;
+use crate::checksum::{checksum_request, ChecksumRequest};
 use crate::chunked::ChunkSigningContext;
 use crate::header::{parse_authorization_v4, Credential, V4Authorization};
 use crate::key::{SecretKey, SigningKeyCache};
@@ -248,35 +248,15 @@ fn verify_v4_header(
     let hash = PayloadHash::parse(content_sha256)?;
     let checksums = checksum_request(parts)?;
 
-    let scope = credential.scope();
     let canonical_request =
         canonical::canonical_request(parts, auth.signed_headers, content_sha256, false);
-    let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
-    let key = cache.get(
-        credential.access_key_id,
-        secret,
-        credential.date,
-        credential.region,
-    );
-    let computed = key.sign(string_to_sign.as_bytes());
-    if !computed.matches_hex(auth.signature.as_bytes()) {
-        return Err(AuthError::mismatch(
-            string_to_sign,
-            canonical_request,
-            auth.signature,
-            credential.access_key_id,
-        ));
-    }
-    let seed = hash.is_streaming().then(|| SeedContext {
-        ctx: ChunkSigningContext {
-            key,
-            amz_date,
-            scope,
-        },
-        seed: computed,
-        access_key_id: credential.access_key_id.to_owned(),
-    });
-    PayloadVerifier::new(parts, hash, checksums, seed)
+    let signed = SignedV4 {
+        credential,
+        amz_date,
+        canonical_request,
+        signature: auth.signature,
+    };
+    finish_v4(parts, signed, hash, checksums, secret, cache)
 }
 
 fn verify_v4_presigned(
@@ -322,10 +302,40 @@ fn verify_v4_presigned(
     let hash = PayloadHash::parse(content_sha256)?;
     let checksums = checksum_request(parts)?;
 
-    let scope = credential.scope();
     let canonical_request =
         canonical::canonical_request(parts, p.signed_headers(), content_sha256, true);
-    let string_to_sign = canonical::string_to_sign(p.date, &scope, &canonical_request);
+    let signed = SignedV4 {
+        credential: &credential,
+        amz_date: p.date.to_owned(),
+        canonical_request,
+        signature: p.signature,
+    };
+    finish_v4(parts, signed, hash, checksums, secret, cache)
+}
+
+/// What header and presigned SigV4 have in common once their own checks passed.
+struct SignedV4<'r> {
+    credential: &'r Credential<'r>,
+    amz_date: String,
+    canonical_request: String,
+    signature: &'r str,
+}
+
+/// Signs the string to sign with the cached signing key, compares the result with the
+/// request's signature in constant time, and returns the payload verifier (seeded with the
+/// signature for aws-chunked bodies).
+fn finish_v4(
+    parts: &RequestParts<'_>,
+    signed: SignedV4<'_>,
+    hash: PayloadHash,
+    checksums: ChecksumRequest,
+    secret: &SecretKey,
+    cache: &mut SigningKeyCache,
+) -> Result<PayloadVerifier, AuthError> {
+    let credential = signed.credential;
+    let scope = credential.scope();
+    let string_to_sign =
+        canonical::string_to_sign(&signed.amz_date, &scope, &signed.canonical_request);
     let key = cache.get(
         credential.access_key_id,
         secret,
@@ -333,18 +343,18 @@ fn verify_v4_presigned(
         credential.region,
     );
     let computed = key.sign(string_to_sign.as_bytes());
-    if !computed.matches_hex(p.signature.as_bytes()) {
+    if !computed.matches_hex(signed.signature.as_bytes()) {
         return Err(AuthError::mismatch(
             string_to_sign,
-            canonical_request,
-            p.signature,
+            signed.canonical_request,
+            signed.signature,
             credential.access_key_id,
         ));
     }
     let seed = hash.is_streaming().then(|| SeedContext {
         ctx: ChunkSigningContext {
             key,
-            amz_date: p.date.to_owned(),
+            amz_date: signed.amz_date,
             scope,
         },
         seed: computed,
