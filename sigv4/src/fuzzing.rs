@@ -4,8 +4,44 @@
 
 use crate::checksum::ChecksumAlgorithm;
 use crate::chunked::{AwsChunkedConfig, AwsChunkedDecoder, ChunkSigningContext};
-use crate::key::{SecretKey, SigningKey};
+use crate::key::{SecretKey, Signature, SigningKey};
 use crate::{parse_auth, verify, Policy, RequestParts, SigningKeyCache};
+
+/// The aws-chunked configuration a fuzz input's first byte selects: bit 0 signed chunks,
+/// bits 1.. the trailer checksum (none or one of the five), bit 7 a decoded length.
+#[derive(Debug)]
+pub struct ChunkedFuzzSetup {
+    pub signed: bool,
+    pub trailer: Option<ChecksumAlgorithm>,
+    pub ctx: ChunkSigningContext,
+    /// The seed signature the chunk chain starts from.
+    pub seed: Signature,
+}
+
+/// Decodes `mode` into its configuration (shared with the tests that build valid inputs).
+pub fn chunked_setup(mode: u8) -> ChunkedFuzzSetup {
+    let trailer = match (mode >> 1) % 6 {
+        0 => None,
+        n => Some(ChecksumAlgorithm::ALL[usize::from(n - 1)]),
+    };
+    let ctx = ChunkSigningContext {
+        key: SigningKey::derive(
+            &SecretKey::new("fuzz-secret"),
+            "20130524",
+            "us-east-1",
+            "s3",
+        ),
+        amz_date: "20130524T000000Z".into(),
+        scope: "20130524/us-east-1/s3/aws4_request".into(),
+    };
+    let seed = ctx.key.sign(b"seed");
+    ChunkedFuzzSetup {
+        signed: mode & 1 == 1,
+        trailer,
+        ctx,
+        seed,
+    }
+}
 
 /// Parses `data` as an `Authorization` header value, then verifies the request it makes.
 pub fn authorization(data: &[u8]) {
@@ -66,22 +102,12 @@ pub fn aws_chunked(data: &[u8]) -> bool {
         usize::from(u16::from_le_bytes([data[1], data[2]])),
         &data[3..],
     );
-    let signed = mode & 1 == 1;
-    let trailer = match (mode >> 1) % 6 {
-        0 => None,
-        n => Some(ChecksumAlgorithm::ALL[usize::from(n - 1)]),
-    };
-    let ctx = ChunkSigningContext {
-        key: SigningKey::derive(
-            &SecretKey::new("fuzz-secret"),
-            "20130524",
-            "us-east-1",
-            "s3",
-        ),
-        amz_date: "20130524T000000Z".into(),
-        scope: "20130524/us-east-1/s3/aws4_request".into(),
-    };
-    let seed = ctx.key.sign(b"seed");
+    let ChunkedFuzzSetup {
+        signed,
+        trailer,
+        ctx,
+        seed,
+    } = chunked_setup(mode);
     let mut decoder = AwsChunkedDecoder::new(AwsChunkedConfig {
         signing: signed.then_some((ctx, seed)),
         trailer_mode: trailer.is_some() || !signed,

@@ -2,10 +2,8 @@
 //! every `cargo test` and not only where cargo-fuzz runs: random bytes, and valid inputs with
 //! random edits (flips, insertions, deletions), which reach the deep states.
 
-use cairn_sigv4::chunked::ChunkSigningContext;
 use cairn_sigv4::fuzzing;
 use cairn_sigv4::sign::AwsChunkedEncoder;
-use cairn_sigv4::{ChecksumAlgorithm, SecretKey, SigningKey};
 use proptest::prelude::*;
 
 const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7";
@@ -55,22 +53,12 @@ fn apply(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 fn chunked_input(mode: u8, split: u16, data: &[u8], chunk: usize) -> Vec<u8> {
     // No decoded length announced (bit 7), so the body is valid whatever its length.
     let mode = mode & 0x7f;
-    let signed = mode & 1 == 1;
-    let trailer = match (mode >> 1) % 6 {
-        0 => None,
-        n => Some(ChecksumAlgorithm::ALL[usize::from(n - 1)]),
-    };
-    let ctx = ChunkSigningContext {
-        key: SigningKey::derive(
-            &SecretKey::new("fuzz-secret"),
-            "20130524",
-            "us-east-1",
-            "s3",
-        ),
-        amz_date: "20130524T000000Z".into(),
-        scope: "20130524/us-east-1/s3/aws4_request".into(),
-    };
-    let seed = ctx.key.sign(b"seed");
+    let fuzzing::ChunkedFuzzSetup {
+        signed,
+        trailer,
+        ctx,
+        seed,
+    } = fuzzing::chunked_setup(mode);
     let enc = if signed {
         AwsChunkedEncoder::signed(ctx, seed, trailer)
     } else {
