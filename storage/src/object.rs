@@ -24,6 +24,9 @@ pub struct ObjectInfo {
     pub last_modified_ms: u64,
     /// Number of parts of a multipart object (0 for a single PUT).
     pub parts: u32,
+    /// The length of each part of a multipart object, in order (empty for a single PUT), so
+    /// a part can be read back by number.
+    pub part_lengths: Vec<u64>,
     pub meta: ObjectMeta,
 }
 
@@ -35,6 +38,11 @@ impl ObjectInfo {
             etag: r.etag.clone(),
             last_modified_ms: r.last_modified_ms,
             parts: r.parts,
+            part_lengths: if r.parts > 0 {
+                r.body.blobs().iter().map(|b| b.len).collect()
+            } else {
+                Vec::new()
+            },
             meta: r.meta.clone(),
         }
     }

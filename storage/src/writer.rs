@@ -55,6 +55,8 @@ pub struct ObjectWriter {
     inline_limit: usize,
     blob: Option<BlobWriter>,
     failed: bool,
+    /// A checksum verified outside the writer (by the S3 layer's payload verifier), stored as is.
+    verified_checksum: Option<(String, String)>,
 }
 
 impl ObjectWriter {
@@ -78,6 +80,7 @@ impl ObjectWriter {
             inline_limit,
             blob: None,
             failed: false,
+            verified_checksum: None,
         })
     }
 
@@ -140,6 +143,17 @@ impl ObjectWriter {
         }
     }
 
+    /// Records a checksum of the body that the caller verified itself (as `(algorithm,
+    /// value)`, e.g. `("CRC32", base64)`); it is stored with the object or part like one the
+    /// writer computed. Set it after the last `write` and before `commit`.
+    pub fn set_verified_checksum(
+        &mut self,
+        algorithm: impl Into<String>,
+        value: impl Into<String>,
+    ) {
+        self.verified_checksum = Some((algorithm.into(), value.into()));
+    }
+
     /// Discards what was written.
     pub async fn abort(mut self) {
         if let Some(blob) = self.blob.take() {
@@ -174,6 +188,9 @@ impl ObjectWriter {
                 return Err(Error::BadDigest);
             }
             computed = Some((algorithm, value));
+        }
+        if computed.is_none() {
+            computed = self.verified_checksum.take();
         }
         if let (WriteTarget::Object { meta, .. }, Some((algorithm, value))) =
             (&mut self.target, &computed)
@@ -273,6 +290,7 @@ impl ObjectWriter {
                 etag: hex::encode(md5),
                 last_modified_ms: now_ms(),
                 parts: 0,
+                part_lengths: Vec::new(),
                 meta: ObjectMeta {
                     checksums: computed.into_iter().collect(),
                     ..ObjectMeta::default()
