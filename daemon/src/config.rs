@@ -12,6 +12,7 @@ use crate::startup::StartupError;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 pub const DEFAULT_DATA_DIR: &str = "./cairn-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// The configuration file, as written. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -22,8 +23,15 @@ pub struct FileConfig {
     pub cores: Option<CoresValue>,
     pub require_tls: Option<bool>,
     pub allow_plain_http: Option<bool>,
+    /// The region clients sign for (S3's default: us-east-1).
+    pub region: Option<String>,
+    /// Published endpoint domains: `bucket.<domain>` is virtual-hosted style, and other hosts
+    /// are refused when the list is non-empty.
+    pub domains: Option<Vec<String>>,
     #[serde(default)]
     pub tls: Option<TlsFile>,
+    #[serde(default)]
+    pub auth: AuthFile,
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
@@ -45,6 +53,25 @@ pub enum CoresValue {
 pub struct TlsFile {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// `[auth]`: static key pairs (until the key store exists).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    #[serde(default)]
+    pub keys: Vec<KeyFile>,
+}
+
+/// One `[[auth.keys]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// The canonical user id that owns this key's buckets (default: derived from the key id).
+    pub owner_id: Option<String>,
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +119,11 @@ pub struct Config {
     pub max_connections_per_core: usize,
     pub timeouts: cairn_http::server::Timeouts,
     pub drain_timeout: Duration,
+    pub region: String,
+    pub domains: Vec<String>,
+    /// Key pairs from the config file and `CAIRN_ACCESS_KEY_ID`/`CAIRN_SECRET_ACCESS_KEY`;
+    /// empty means "use the data directory's default credentials".
+    pub keys: Vec<crate::s3::auth::KeyPair>,
 }
 
 impl Config {
@@ -182,7 +214,54 @@ impl Config {
             .max_connections_per_core
             .unwrap_or(defaults.max_connections_per_core)
             .max(1);
+        let region = args
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(StartupError::Config(format!(
+                "invalid region {region:?}: use lower-case letters, digits and '-', e.g. us-east-1"
+            )));
+        }
+        let mut keys = Vec::new();
+        for k in file.auth.keys {
+            keys.push(crate::s3::auth::KeyPair::new(
+                k.access_key_id,
+                k.secret_access_key,
+                k.owner_id,
+                k.display_name,
+            )?);
+        }
+        match (
+            std::env::var("CAIRN_ACCESS_KEY_ID").ok(),
+            std::env::var("CAIRN_SECRET_ACCESS_KEY").ok(),
+        ) {
+            (Some(id), Some(secret)) => {
+                keys.push(crate::s3::auth::KeyPair::new(id, secret, None, None)?)
+            }
+            (None, None) => {}
+            _ => {
+                return Err(StartupError::Config(
+                    "set both CAIRN_ACCESS_KEY_ID and CAIRN_SECRET_ACCESS_KEY, or neither".into(),
+                ))
+            }
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|o| o.access_key_id == k.access_key_id) {
+                return Err(StartupError::Config(format!(
+                    "access key id {} is configured twice",
+                    k.access_key_id
+                )));
+            }
+        }
         Ok(Config {
+            region,
+            domains: file.domains.unwrap_or_default(),
+            keys,
             listen,
             data_dir,
             cores,

@@ -12,8 +12,13 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, CoreSet};
 use crate::notify::{watchdog_interval, Notifier};
+use crate::s3::auth::{Authenticator, Credentials};
+use crate::s3::router::RouterConfig;
+use crate::s3::S3Service;
 use crate::service::CairnService;
 use crate::startup::{self, StartupError, IO_MEMORY_PER_CORE};
+use cairn_sigv4::Policy;
+use cairn_storage::{Engine, EngineConfig};
 
 /// How long start-up waits for every core to bind its listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -124,6 +129,11 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let (placement, cores) = placement(&config.cores)?;
     startup::check_memlock(cores)?;
     let _data_lock = startup::prepare_data_dir(&config.data_dir)?;
+    // Absolute from here on: glommio opens directories by absolute path only.
+    let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|e| StartupError::DataDir {
+        path: config.data_dir.clone(),
+        reason: e.to_string(),
+    })?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(TlsConfigHandle::load(cert, key)?),
         None => None,
@@ -146,6 +156,23 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         PlainHttp::Serve
     };
     let addr = startup::probe_listen(config.listen)?;
+    let keys = if config.keys.is_empty() {
+        vec![crate::s3::auth::default_credentials(&data_dir)?]
+    } else {
+        config.keys.clone()
+    };
+    let credentials = Arc::new(Credentials::new(keys));
+    let mut policy = Policy::new([config.region.clone()]);
+    policy.virtual_host_domains = config.domains.clone();
+    let router = RouterConfig {
+        domains: config.domains.clone(),
+    };
+    let engine = Arc::new(
+        Engine::open(EngineConfig::new(&data_dir, cores))
+            .map_err(|e| StartupError::Storage(e.to_string()))?,
+    );
+    let report = engine.recovery_report();
+    tracing::info!("storage recovery: {report:?}");
     let open_files = startup::raise_nofile_limit();
     let wanted_files = (cores * config.max_connections_per_core) as u64 + 1024;
     if open_files < 4096 {
@@ -175,7 +202,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let heartbeat_every = watchdog_interval().map_or(Duration::from_secs(1), |w| {
         (w / 4).min(Duration::from_secs(1))
     });
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartupError>>();
     let next_index = Arc::new(AtomicU64::new(0));
 
     spawn_signal_thread(Control {
@@ -190,12 +217,24 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         .on_all_shards({
             let shutdown = shutdown.clone();
             let heartbeats = heartbeats.clone();
+            let engine = engine.clone();
             move || async move {
                 let index = next_index.fetch_add(1, Ordering::Relaxed) as usize;
+                // Every core attaches (attach waits for all of them) before any binds.
+                let store = match engine.attach(index).await {
+                    Ok(store) => store,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(StartupError::Storage(e.to_string())));
+                        return cairn_http::server::CoreReport::default();
+                    }
+                };
                 let listener = match glommio::net::TcpListener::bind(addr) {
                     Ok(listener) => listener,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
+                        let _ = ready_tx.send(Err(StartupError::Listen {
+                            addr,
+                            reason: e.to_string(),
+                        }));
                         return cairn_http::server::CoreReport::default();
                     }
                 };
@@ -209,9 +248,14 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
                     }
                 })
                 .detach();
+                let s3 = S3Service {
+                    store,
+                    auth: Authenticator::new(credentials.clone(), policy.clone()),
+                    router: Rc::new(router.clone()),
+                };
                 let _ = ready_tx.send(Ok(index));
                 drop(ready_tx);
-                let handler = Rc::new(CairnService::new(index));
+                let handler = Rc::new(CairnService::new(index, s3));
                 serve_core(listener, server_config, handler, shutdown).await
             }
         })
@@ -220,10 +264,10 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     for _ in 0..cores {
         match ready_rx.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(_)) => {}
-            Ok(Err(reason)) => {
+            Ok(Err(error)) => {
                 shutdown.trigger();
                 let _ = handles.join_all();
-                return Err(StartupError::Listen { addr, reason });
+                return Err(error);
             }
             Err(_) => {
                 shutdown.trigger();

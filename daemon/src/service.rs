@@ -2,11 +2,12 @@
 //! `NotImplemented` for every S3 request).
 
 use cairn_http::proto::{Method, ProtoError};
-use cairn_http::server::{Handler, Request, RequestError, Response};
+use cairn_http::server::{Handler, Request, RequestError, Response, ResponseBody};
 
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::request_id::RequestIds;
-use crate::s3::router::{route, RouteError, RouteInput, RouterConfig};
+use crate::s3::router::{route, RouteError, RouteInput};
+use crate::s3::S3Service;
 
 /// The health endpoint. No bucket name can start with `_`, so it never shadows a bucket.
 pub const HEALTH_PATH: &str = "/_cairn/health";
@@ -16,14 +17,14 @@ const HEALTH_DRAINING: &str = "{\"status\":\"draining\"}\n";
 #[derive(Debug)]
 pub struct CairnService {
     ids: RequestIds,
-    router: RouterConfig,
+    s3: S3Service,
 }
 
 impl CairnService {
-    pub fn new(core: usize) -> Self {
+    pub fn new(core: usize, s3: S3Service) -> Self {
         CairnService {
             ids: RequestIds::new(core),
-            router: RouterConfig::default(),
+            s3,
         }
     }
 
@@ -45,6 +46,19 @@ impl CairnService {
     }
 }
 
+fn route_error(error: RouteError, path: &str) -> S3Error {
+    match error {
+        RouteError::NotImplemented(what) => S3Error::new(S3ErrorCode::NotImplemented, path)
+            .with_message(format!("The {what} sub-resource is not implemented.")),
+        RouteError::MethodNotAllowed => S3Error::new(S3ErrorCode::MethodNotAllowed, path),
+        RouteError::InvalidUri => S3Error::new(S3ErrorCode::InvalidURI, path),
+        RouteError::InvalidPartNumber => S3Error::new(S3ErrorCode::InvalidArgument, path)
+            .with_message("Part number must be an integer between 1 and 10000, inclusive."),
+        RouteError::UnknownHost => S3Error::new(S3ErrorCode::InvalidRequest, path)
+            .with_message("The Host header names no endpoint of this server."),
+    }
+}
+
 impl Handler for CairnService {
     async fn handle(&self, request: Request<'_>) -> Response {
         let request_id = self.ids.next_id();
@@ -52,39 +66,55 @@ impl Handler for CairnService {
         if path == HEALTH_PATH && matches!(request.head.method(), Method::Get | Method::Head) {
             return self.health(&request, request_id);
         }
+        let Request {
+            head,
+            mut body,
+            secure,
+            ..
+        } = request;
+        let is_head = head.method() == Method::Head;
         let input = RouteInput {
-            method: request.head.method(),
-            path,
-            query: request.head.query(),
-            host: request.head.header_str("host"),
-            copy_source: request.head.header("x-amz-copy-source").is_some(),
+            method: head.method(),
+            path: head.path(),
+            query: head.query(),
+            host: head.header_str("host"),
+            copy_source: head.header("x-amz-copy-source").is_some(),
         };
-        let error = match route(&input, &self.router) {
-            Ok(endpoint) => S3Error::new(S3ErrorCode::NotImplemented, path)
-                .with_message(format!("{} is not implemented yet.", endpoint.operation())),
-            Err(RouteError::NotImplemented(what)) => {
-                S3Error::new(S3ErrorCode::NotImplemented, path)
-                    .with_message(format!("The {what} sub-resource is not implemented."))
+        let mut operation = "";
+        let result = match route(&input, &self.s3.router) {
+            Ok(endpoint) => {
+                operation = endpoint.operation();
+                self.s3.call(&head, &mut body, secure, endpoint).await
             }
-            Err(RouteError::MethodNotAllowed) => S3Error::new(S3ErrorCode::MethodNotAllowed, path),
-            Err(RouteError::InvalidUri) => S3Error::new(S3ErrorCode::InvalidURI, path),
-            Err(RouteError::InvalidPartNumber) => S3Error::new(S3ErrorCode::InvalidArgument, path)
-                .with_message("Part number must be an integer between 1 and 10000, inclusive."),
-            Err(RouteError::UnknownHost) => S3Error::new(S3ErrorCode::InvalidRequest, path)
-                .with_message("The Host header names no endpoint of this server."),
+            Err(e) => Err(route_error(e, head.path())),
         };
-        let mut response = error.into_response(&request_id);
-        if request.head.method() == Method::Head {
+        let mut response = match result {
+            Ok(response) => response.header("x-amz-request-id", request_id),
+            Err(mut error) => {
+                if error.resource.is_empty() {
+                    error.resource = head.path().to_owned();
+                }
+                if error.code == S3ErrorCode::InternalError {
+                    tracing::warn!(
+                        request_id,
+                        operation,
+                        path = head.path(),
+                        "internal error: {}",
+                        error.message
+                    );
+                }
+                error.into_response(&request_id)
+            }
+        };
+        if is_head {
             // A HEAD answer carries no body, only its length.
-            let len = match &response.body {
-                cairn_http::server::ResponseBody::Full(b) => b.len() as u64,
-                _ => 0,
-            };
-            response = response.head_of(len);
+            if let ResponseBody::Full(b) = &response.body {
+                let len = b.len() as u64;
+                response = response.head_of(len);
+            }
         }
         response
     }
-
     fn error_response(&self, error: &RequestError<'_>) -> Response {
         let request_id = self.ids.next_id();
         let (code, resource) = match error {

@@ -33,6 +33,8 @@ pub enum StartupError {
     Listen { addr: SocketAddr, reason: String },
     #[error("{0}")]
     Tls(#[from] cairn_http::server::TlsError),
+    #[error("the storage engine cannot start: {0}")]
+    Storage(String),
     #[error("cannot start the executors: {0}")]
     Executors(String),
 }

@@ -141,6 +141,18 @@ impl CoreStore {
         result
     }
 
+    /// A bucket's owner and creation time as this core reads them now, without waiting for
+    /// in-flight flushes: for permission checks on every request (an owner never changes while
+    /// the bucket exists, and a bucket whose creation is still flushing is known to no client).
+    pub fn peek_bucket(&self, name: &str) -> Result<BucketInfo> {
+        let b = self.bucket_record(name)?;
+        Ok(BucketInfo {
+            name: name.to_owned(),
+            owner: b.owner,
+            created_ms: b.created_ms,
+        })
+    }
+
     /// A bucket's owner and creation time.
     async fn head_bucket_now(&self, name: &str) -> Result<BucketInfo> {
         let b = self.bucket_record(name)?;

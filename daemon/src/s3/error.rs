@@ -2,74 +2,103 @@
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>).
 
 use cairn_http::server::Response;
+use cairn_sigv4::AuthError;
 use quick_xml::escape::escape;
 
-/// The S3 error codes Cairn answers with. Each maps to one status and code string in one
-/// exhaustive match, so a new code cannot be added without its status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum S3ErrorCode {
-    AccessDenied,
-    InternalError,
-    InvalidArgument,
-    InvalidRequest,
-    InvalidURI,
-    MethodNotAllowed,
-    NotImplemented,
-    RequestHeaderSectionTooLarge,
-    RequestTimeout,
-    SlowDown,
+macro_rules! error_codes {
+    ($($code:ident => $status:literal, $message:literal;)*) => {
+        /// The S3 error codes Cairn answers with. Each maps to one status, code string and
+        /// default message in one table, so a new code cannot be added without its status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum S3ErrorCode {
+            $($code,)*
+        }
+
+        impl S3ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [S3ErrorCode] = &[$(S3ErrorCode::$code,)*];
+
+            /// The code string of the XML `<Code>` element.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(S3ErrorCode::$code => stringify!($code),)*
+                }
+            }
+
+            /// The HTTP status AWS answers this code with.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(S3ErrorCode::$code => $status,)*
+                }
+            }
+
+            /// AWS's default message for the code.
+            pub fn default_message(self) -> &'static str {
+                match self {
+                    $(S3ErrorCode::$code => $message,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AccessDenied => 403, "Access Denied";
+    AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
+    AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
+    BadDigest => 400, "The Content-MD5 or checksum value that you specified did not match what the server received.";
+    BucketAlreadyExists => 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
+    BucketAlreadyOwnedByYou => 409, "Your previous request to create the named bucket succeeded and you already own it.";
+    BucketNotEmpty => 409, "The bucket you tried to delete is not empty";
+    EntityTooLarge => 400, "Your proposed upload exceeds the maximum allowed size";
+    EntityTooSmall => 400, "Your proposed upload is smaller than the minimum allowed object size.";
+    IncompleteBody => 400, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
+    InsufficientStorage => 507, "The server does not have enough free disk space to store the object.";
+    InternalError => 500, "We encountered an internal error. Please try again.";
+    InvalidAccessKeyId => 403, "The AWS Access Key Id you provided does not exist in our records.";
+    InvalidArgument => 400, "Invalid Argument";
+    InvalidBucketName => 400, "The specified bucket is not valid.";
+    InvalidDigest => 400, "The Content-MD5 you specified is not valid.";
+    InvalidLocationConstraint => 400, "The specified location-constraint is not valid.";
+    InvalidPart => 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.";
+    InvalidPartOrder => 400, "The list of parts was not in ascending order. Parts must be ordered by part number.";
+    InvalidRange => 416, "The requested range is not satisfiable";
+    InvalidRequest => 400, "Invalid Request";
+    InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
+    InvalidURI => 400, "Couldn't parse the specified URI.";
+    InvalidPartNumber => 416, "The requested partnumber is not satisfiable";
+    KeyTooLongError => 400, "Your key is too long";
+    MalformedTrailerError => 400, "The request contained trailing data that was not well-formed or did not conform to our published schema.";
+    MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MaxMessageLengthExceeded => 400, "Your request was too big.";
+    MetadataTooLarge => 400, "Your metadata headers exceed the maximum allowed metadata size.";
+    MethodNotAllowed => 405, "The specified method is not allowed against this resource.";
+    MissingContentLength => 411, "You must provide the Content-Length HTTP header.";
+    NoSuchBucket => 404, "The specified bucket does not exist";
+    NoSuchKey => 404, "The specified key does not exist.";
+    NoSuchUpload => 404, "The specified multipart upload does not exist. The upload ID might not be valid, or the multipart upload might have been aborted or completed.";
+    NoSuchVersion => 404, "The specified version does not exist.";
+    NotImplemented => 501, "A header you provided implies functionality that is not implemented";
+    ObjectLockConfigurationNotFoundError => 404, "Object Lock configuration does not exist for this bucket";
+    OperationAborted => 409, "A conflicting conditional operation is currently in progress against this resource. Try again.";
+    PreconditionFailed => 412, "At least one of the pre-conditions you specified did not hold";
+    RequestHeaderSectionTooLarge => 400, "Your request header section exceeds the maximum allowed size.";
+    RequestTimeTooSkewed => 403, "The difference between the request time and the current time is too large.";
+    RequestTimeout => 400, "Your socket connection to the server was not read from or written to within the timeout period.";
+    ServiceUnavailable => 503, "Service is unable to handle request.";
+    SignatureDoesNotMatch => 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+    SlowDown => 503, "Please reduce your request rate.";
+    XAmzContentSHA256Mismatch => 400, "The provided 'x-amz-content-sha256' header does not match what was computed.";
 }
 
 impl S3ErrorCode {
-    /// The code string of the XML `<Code>` element.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            S3ErrorCode::AccessDenied => "AccessDenied",
-            S3ErrorCode::InternalError => "InternalError",
-            S3ErrorCode::InvalidArgument => "InvalidArgument",
-            S3ErrorCode::InvalidRequest => "InvalidRequest",
-            S3ErrorCode::InvalidURI => "InvalidURI",
-            S3ErrorCode::MethodNotAllowed => "MethodNotAllowed",
-            S3ErrorCode::NotImplemented => "NotImplemented",
-            S3ErrorCode::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
-            S3ErrorCode::RequestTimeout => "RequestTimeout",
-            S3ErrorCode::SlowDown => "SlowDown",
-        }
-    }
-
-    /// The HTTP status AWS answers this code with.
-    pub fn status(self) -> u16 {
-        match self {
-            S3ErrorCode::AccessDenied => 403,
-            S3ErrorCode::InternalError => 500,
-            S3ErrorCode::InvalidArgument
-            | S3ErrorCode::InvalidRequest
-            | S3ErrorCode::InvalidURI
-            | S3ErrorCode::RequestTimeout => 400,
-            S3ErrorCode::MethodNotAllowed => 405,
-            S3ErrorCode::NotImplemented => 501,
-            S3ErrorCode::RequestHeaderSectionTooLarge => 400,
-            S3ErrorCode::SlowDown => 503,
-        }
-    }
-
-    /// AWS's default message for the code.
-    pub fn default_message(self) -> &'static str {
-        match self {
-            S3ErrorCode::AccessDenied => "Access Denied",
-            S3ErrorCode::InternalError => "We encountered an internal error. Please try again.",
-            S3ErrorCode::InvalidArgument => "Invalid Argument",
-            S3ErrorCode::InvalidRequest => "Invalid Request",
-            S3ErrorCode::InvalidURI => "Couldn't parse the specified URI.",
-            S3ErrorCode::MethodNotAllowed => "The specified method is not allowed against this resource.",
-            S3ErrorCode::NotImplemented => "A header you provided implies functionality that is not implemented",
-            S3ErrorCode::RequestHeaderSectionTooLarge => "Your request header section exceeds the maximum allowed size.",
-            S3ErrorCode::RequestTimeout => {
-                "Your socket connection to the server was not read from or written to within the timeout period."
-            }
-            S3ErrorCode::SlowDown => "Please reduce your request rate.",
-        }
+    /// The code whose string is `code`.
+    pub fn from_code_str(code: &str) -> Option<S3ErrorCode> {
+        S3ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == code)
     }
 }
 
@@ -83,6 +112,8 @@ pub struct S3Error {
     /// Overrides the code's status where the HTTP layer dictates it (431 for a head over the
     /// limit, for example).
     pub status: Option<u16>,
+    /// Extra elements after `Message` (e.g. `StringToSign` for `SignatureDoesNotMatch`).
+    pub extra: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -92,7 +123,13 @@ impl S3Error {
             message: code.default_message().to_owned(),
             resource: resource.into(),
             status: None,
+            extra: Vec::new(),
         }
+    }
+
+    /// An error whose resource is filled in later (by the dispatcher, from the request path).
+    pub fn code(code: S3ErrorCode) -> Self {
+        S3Error::new(code, "")
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
@@ -105,24 +142,106 @@ impl S3Error {
         self
     }
 
+    /// Adds an extra element to the XML body.
+    pub fn with_field(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    /// The HTTP status of the answer.
+    pub fn http_status(&self) -> u16 {
+        self.status.unwrap_or(self.code.status())
+    }
+
     /// The XML body.
     pub fn to_xml(&self, request_id: &str) -> String {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId></Error>",
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>",
             self.code.as_str(),
             escape(self.message.as_str()),
+        );
+        for (name, value) in &self.extra {
+            xml.push_str(&format!("<{name}>{}</{name}>", escape(value.as_str())));
+        }
+        xml.push_str(&format!(
+            "<Resource>{}</Resource><RequestId>{}</RequestId></Error>",
             escape(self.resource.as_str()),
             escape(request_id),
-        )
+        ));
+        xml
     }
 
     /// The whole response, with `x-amz-request-id`.
     pub fn into_response(self, request_id: &str) -> Response {
         let body = self.to_xml(request_id);
-        Response::new(self.status.unwrap_or(self.code.status()))
+        Response::new(self.http_status())
             .header("Content-Type", "application/xml")
             .header("x-amz-request-id", request_id.to_owned())
             .body(body)
+    }
+}
+
+impl From<AuthError> for S3Error {
+    fn from(e: AuthError) -> S3Error {
+        // Every code cairn-sigv4 names is in the table (a unit test checks the list).
+        let code = S3ErrorCode::from_code_str(e.s3_code()).unwrap_or(S3ErrorCode::InvalidRequest);
+        S3Error {
+            code,
+            message: e.to_string(),
+            resource: String::new(),
+            status: Some(e.http_status()),
+            extra: e.xml_fields(),
+        }
+    }
+}
+
+impl From<cairn_storage::Error> for S3Error {
+    fn from(e: cairn_storage::Error) -> S3Error {
+        use cairn_storage::Error as E;
+        let code = match &e {
+            E::NoSpace => S3ErrorCode::InsufficientStorage,
+            E::Io(_) | E::Meta(_) | E::Corrupt(_) => S3ErrorCode::InternalError,
+            E::Poisoned(_) | E::Unavailable => S3ErrorCode::ServiceUnavailable,
+            E::NoSuchBucket => S3ErrorCode::NoSuchBucket,
+            E::NoSuchKey => S3ErrorCode::NoSuchKey,
+            E::NoSuchUpload => S3ErrorCode::NoSuchUpload,
+            E::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
+            E::BucketAlreadyExists => S3ErrorCode::BucketAlreadyExists,
+            E::BucketAlreadyOwnedByYou => S3ErrorCode::BucketAlreadyOwnedByYou,
+            E::InvalidBucketName(_) => S3ErrorCode::InvalidBucketName,
+            E::OperationAborted => S3ErrorCode::OperationAborted,
+            E::PreconditionFailed => S3ErrorCode::PreconditionFailed,
+            E::InvalidPart => S3ErrorCode::InvalidPart,
+            E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+            E::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+            E::KeyTooLong => S3ErrorCode::KeyTooLongError,
+            E::MetadataTooLarge => S3ErrorCode::MetadataTooLarge,
+            E::InvalidRange => S3ErrorCode::InvalidRange,
+            E::BadDigest => S3ErrorCode::BadDigest,
+            E::InvalidPartNumber | E::InvalidKey | E::InvalidArgument(_) => {
+                S3ErrorCode::InvalidArgument
+            }
+            _ => S3ErrorCode::InternalError,
+        };
+        let message = match &e {
+            // Internal details go to the log, not to the client.
+            E::Io(_) | E::Meta(_) | E::Corrupt(_) => {
+                tracing::error!("storage error: {e}");
+                code.default_message().to_owned()
+            }
+            E::Poisoned(_) => {
+                tracing::error!("storage refuses writes: {e}");
+                "The storage engine refuses writes after a durability failure; see the server log."
+                    .to_owned()
+            }
+            E::InvalidBucketName(why) => format!("The specified bucket is not valid: {why}."),
+            E::InvalidPartNumber => {
+                "Part number must be an integer between 1 and 10000, inclusive.".to_owned()
+            }
+            E::InvalidArgument(why) => format!("Invalid argument: {why}."),
+            _ => code.default_message().to_owned(),
+        };
+        S3Error::code(code).with_message(message)
     }
 }
 
@@ -153,5 +272,68 @@ mod tests {
             .headers
             .iter()
             .any(|(n, v)| n == "x-amz-request-id" && v == "ID"));
+    }
+
+    #[test]
+    fn every_code_round_trips_through_its_string() {
+        for &code in S3ErrorCode::ALL {
+            assert_eq!(S3ErrorCode::from_code_str(code.as_str()), Some(code));
+            assert!((300..600).contains(&code.status()), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn every_sigv4_code_is_in_the_table() {
+        use cairn_sigv4::{AuthError, ChecksumAlgorithm};
+        let samples = [
+            AuthError::AuthorizationHeaderMalformed {
+                message: String::new(),
+            },
+            AuthError::WrongRegion {
+                region: "a".into(),
+                expected: "b".into(),
+                presigned: true,
+            },
+            AuthError::InvalidAccessKeyId {
+                access_key_id: "AK".into(),
+            },
+            AuthError::RequestTimeTooSkewed {
+                request_time: 0,
+                server_time: 0,
+                max_skew_secs: 900,
+            },
+            AuthError::AnonymousAccessDenied,
+            AuthError::MissingContentSha256,
+            AuthError::InvalidContentSha256,
+            AuthError::ContentSha256Mismatch {
+                client_computed: String::new(),
+                s3_computed: String::new(),
+            },
+            AuthError::InvalidToken,
+            AuthError::BadDigest {
+                algorithm: ChecksumAlgorithm::Crc32,
+            },
+            AuthError::IncompleteBody,
+            AuthError::MalformedTrailer,
+        ];
+        for e in samples {
+            let code = e.s3_code();
+            assert!(S3ErrorCode::from_code_str(code).is_some(), "{code}");
+            let s3 = S3Error::from(e);
+            assert_eq!(s3.code.as_str(), code);
+        }
+    }
+
+    #[test]
+    fn storage_errors_map_to_distinct_statuses() {
+        use cairn_storage::Error as E;
+        assert_eq!(S3Error::from(E::NoSpace).http_status(), 507);
+        assert_eq!(S3Error::from(E::NoSuchKey).http_status(), 404);
+        assert_eq!(S3Error::from(E::InvalidRange).http_status(), 416);
+        assert_eq!(S3Error::from(E::PreconditionFailed).http_status(), 412);
+        assert_eq!(S3Error::from(E::Poisoned("x".into())).http_status(), 503);
+        let io = S3Error::from(E::Io(std::io::Error::other("disk")));
+        assert_eq!(io.http_status(), 500);
+        assert!(!io.message.contains("disk"));
     }
 }

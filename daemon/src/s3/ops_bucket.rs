@@ -1,0 +1,126 @@
+//! Service and bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
+//! GetBucketLocation, GetBucketVersioning and the ACL reads.
+
+use cairn_http::server::Response;
+
+use crate::s3::body::{read_all, MAX_XML_BODY};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::headers::iso8601_ms;
+use crate::s3::xml::{empty_document, parse_root, XmlWriter};
+use crate::s3::{xml_response, Call, S3Service};
+
+impl S3Service {
+    pub(crate) async fn list_buckets(&self, c: &mut Call<'_, '_>) -> Result<Response, S3Error> {
+        let buckets = self.store.list_buckets().await?;
+        let mut w = XmlWriter::new("ListAllMyBucketsResult");
+        S3Service::write_owner(&mut w, "Owner", &c.key.owner_id, &c.key.display_name);
+        w.open("Buckets");
+        for b in buckets.iter().filter(|b| b.owner == c.key.owner_id) {
+            w.open("Bucket")
+                .elem("Name", &b.name)
+                .elem("CreationDate", &iso8601_ms(b.created_ms))
+                .elem("BucketRegion", self.auth.region())
+                .close("Bucket");
+        }
+        w.close("Buckets");
+        Ok(xml_response(w.finish("ListAllMyBucketsResult")))
+    }
+
+    pub(crate) async fn create_bucket(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+    ) -> Result<Response, S3Error> {
+        let payload = c.payload()?;
+        let (body, _) = read_all(c.body, payload, MAX_XML_BODY).await?;
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let config = parse_root(&body, "CreateBucketConfiguration")?;
+            let constraint = config.child_text("LocationConstraint").unwrap_or("").trim();
+            let region = self.auth.region();
+            // AWS's us-east-1 is the empty constraint; a constraint naming it is accepted too.
+            if !(constraint.is_empty() || constraint == region) {
+                return Err(S3Error::code(S3ErrorCode::InvalidLocationConstraint).with_message(
+                    format!(
+                        "The {constraint} location constraint is incompatible for the region specific endpoint this request was sent to ({region})."
+                    ),
+                ));
+            }
+        }
+        self.store.create_bucket(bucket, &c.key.owner_id).await?;
+        Ok(Response::new(200).header("Location", format!("/{bucket}")))
+    }
+
+    pub(crate) async fn delete_bucket(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+    ) -> Result<Response, S3Error> {
+        self.owned_bucket(c, bucket)?;
+        self.store.delete_bucket(bucket).await?;
+        Ok(Response::new(204))
+    }
+
+    pub(crate) fn head_bucket(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+    ) -> Result<Response, S3Error> {
+        self.owned_bucket(c, bucket)?;
+        Ok(Response::new(200)
+            .header("x-amz-bucket-region", self.auth.region().to_owned())
+            .head_of(0))
+    }
+
+    pub(crate) fn get_bucket_location(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+    ) -> Result<Response, S3Error> {
+        self.owned_bucket(c, bucket)?;
+        let region = self.auth.region();
+        // AWS answers us-east-1 as the empty constraint.
+        let body = if region == "us-east-1" {
+            empty_document("LocationConstraint")
+        } else {
+            let mut w = XmlWriter::new("LocationConstraint");
+            w.raw(&quick_xml::escape::escape(region));
+            w.finish("LocationConstraint")
+        };
+        Ok(xml_response(body))
+    }
+
+    pub(crate) fn get_bucket_versioning(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+    ) -> Result<Response, S3Error> {
+        self.owned_bucket(c, bucket)?;
+        Ok(xml_response(empty_document("VersioningConfiguration")))
+    }
+
+    /// GetBucketAcl and GetObjectAcl: the owner with FULL_CONTROL (Cairn has no ACLs).
+    pub(crate) async fn get_acl(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Result<Response, S3Error> {
+        self.owned_bucket(c, bucket)?;
+        if let Some(key) = key {
+            S3Service::check_version_id(c)?;
+            self.store.head_object(bucket, key).await?;
+        }
+        let mut w = XmlWriter::new("AccessControlPolicy");
+        S3Service::write_owner(&mut w, "Owner", &c.key.owner_id, &c.key.display_name);
+        w.open("AccessControlList")
+            .open("Grant")
+            .raw("<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">")
+            .elem("ID", &c.key.owner_id)
+            .elem("DisplayName", &c.key.display_name)
+            .close("Grantee")
+            .elem("Permission", "FULL_CONTROL")
+            .close("Grant")
+            .close("AccessControlList");
+        Ok(xml_response(w.finish("AccessControlPolicy")))
+    }
+}
