@@ -2,7 +2,7 @@
 //! own SO_REUSEPORT listener, systemd notifications, signals, and the drain.
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -204,6 +204,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     });
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartupError>>();
     let next_index = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
 
     spawn_signal_thread(Control {
         shutdown: shutdown.clone(),
@@ -218,6 +219,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
             let shutdown = shutdown.clone();
             let heartbeats = heartbeats.clone();
             let engine = engine.clone();
+            let finished = finished.clone();
             move || async move {
                 let index = next_index.fetch_add(1, Ordering::Relaxed) as usize;
                 // Every core attaches (attach waits for all of them) before any binds.
@@ -225,6 +227,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
                     Ok(store) => store,
                     Err(e) => {
                         let _ = ready_tx.send(Err(StartupError::Storage(e.to_string())));
+                        finished.fetch_add(1, Ordering::AcqRel);
                         return cairn_http::server::CoreReport::default();
                     }
                 };
@@ -235,6 +238,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
                             addr,
                             reason: e.to_string(),
                         }));
+                        finished.fetch_add(1, Ordering::AcqRel);
                         return cairn_http::server::CoreReport::default();
                     }
                 };
@@ -248,6 +252,8 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
                     }
                 })
                 .detach();
+                // Held until every core has finished serving (see below).
+                let owner_tasks = store.clone();
                 let s3 = S3Service {
                     store,
                     auth: Authenticator::new(credentials.clone(), policy.clone()),
@@ -256,7 +262,16 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
                 let _ = ready_tx.send(Ok(index));
                 drop(ready_tx);
                 let handler = Rc::new(CairnService::new(index, s3));
-                serve_core(listener, server_config, handler, shutdown).await
+                let report = serve_core(listener, server_config, handler, shutdown).await;
+                // This core's storage tasks own index shards that the others' in-flight
+                // requests may still commit to: keep them (they live while a `CoreStore`
+                // does) and the executor until every core has finished serving.
+                finished.fetch_add(1, Ordering::AcqRel);
+                while finished.load(Ordering::Acquire) < cores {
+                    glommio::timer::sleep(Duration::from_millis(10)).await;
+                }
+                drop(owner_tasks);
+                report
             }
         })
         .map_err(|e| StartupError::Executors(e.to_string()))?;

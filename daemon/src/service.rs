@@ -94,6 +94,14 @@ impl Handler for CairnService {
                 if error.resource.is_empty() {
                     error.resource = head.path().to_owned();
                 }
+                tracing::debug!(
+                    request_id,
+                    operation,
+                    path = head.path(),
+                    code = error.code.as_str(),
+                    "{}",
+                    error.message
+                );
                 if error.code == S3ErrorCode::InternalError {
                     tracing::warn!(
                         request_id,

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// glommio refuses to start an executor below this locked-memory limit.
@@ -151,8 +151,21 @@ pub fn prepare_data_dir(path: &Path) -> Result<DataDirLock, StartupError> {
 /// without this a second daemon would silently share the port) and resolves port 0.
 pub fn probe_listen(addr: SocketAddr) -> Result<SocketAddr, StartupError> {
     let listen_error = |reason: String| StartupError::Listen { addr, reason };
-    match TcpListener::bind(addr) {
-        Ok(probe) => probe.local_addr().map_err(|e| listen_error(e.to_string())),
+    // SO_REUSEADDR (as the real listeners have it) so that TIME_WAIT connections of an
+    // earlier run do not count; no SO_REUSEPORT, so a live listener of any program does.
+    let probe = || -> std::io::Result<SocketAddr> {
+        let domain = socket2::Domain::for_address(addr);
+        let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1)?;
+        let local = socket.local_addr()?;
+        local
+            .as_socket()
+            .ok_or_else(|| std::io::Error::other("not an IP address"))
+    };
+    match probe() {
+        Ok(local) => Ok(local),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(listen_error(
             "the address is already in use by another program".into(),
         )),
@@ -169,6 +182,7 @@ pub fn probe_listen(addr: SocketAddr) -> Result<SocketAddr, StartupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     #[test]
     fn address_in_use_is_reported() {

@@ -9,6 +9,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The key pair every test daemon is started with (through `CAIRN_ACCESS_KEY_ID` and
+/// `CAIRN_SECRET_ACCESS_KEY`), unless a test sets its own.
+pub const ACCESS_KEY_ID: &str = "CAIRNTESTKEY00000001";
+pub const SECRET_ACCESS_KEY: &str = "test-secret-key-0000000000000000000000001";
+/// The region test daemons serve (the default).
+pub const REGION: &str = "us-east-1";
+
 /// How long a daemon gets to print its "serving" line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -113,6 +120,7 @@ impl DaemonOptions {
             "CAIRN_CONFIG",
             "CAIRN_LISTEN",
             "CAIRN_DATA_DIR",
+            "CAIRN_REGION",
             "NOTIFY_SOCKET",
             "JOURNAL_STREAM",
             "WATCHDOG_USEC",
@@ -120,6 +128,8 @@ impl DaemonOptions {
             command.env_remove(key);
         }
         command.env("CAIRN_LOG", "info,cairn_http=debug");
+        command.env("CAIRN_ACCESS_KEY_ID", ACCESS_KEY_ID);
+        command.env("CAIRN_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
         for (k, v) in &self.env {
             command.env(k, v);
         }
@@ -413,4 +423,71 @@ pub fn read_until_closed(stream: &mut TcpStream, timeout: Duration) -> Vec<u8> {
             Err(e) => panic!("read failed: {e}"),
         }
     }
+}
+
+/// The unix time now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A raw request signed with SigV4 (header auth, the body's SHA-256 signed) by the test
+/// credentials: `method`, `target` (path and query, as sent), extra headers and the body.
+/// Adds `Host` and `Content-Length`.
+pub fn signed_request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    signed_request_as(
+        (ACCESS_KEY_ID, SECRET_ACCESS_KEY),
+        addr,
+        method,
+        target,
+        headers,
+        body,
+    )
+}
+
+/// [`signed_request`] with another key pair.
+pub fn signed_request_as(
+    (key_id, secret): (&str, &str),
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    use cairn_sigv4::sign::{sign_v4_header, Credentials, SignPayload};
+    let host = addr.to_string();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut all: Vec<(&str, &str)> = vec![("host", &host)];
+    all.extend_from_slice(headers);
+    let parts = cairn_sigv4::RequestParts {
+        method,
+        path,
+        query,
+        headers: &all,
+    };
+    let signed = sign_v4_header(
+        &parts,
+        &Credentials::new(key_id, secret),
+        REGION,
+        unix_now(),
+        SignPayload::Bytes(body),
+    );
+    let mut out = format!("{method} {target} HTTP/1.1\r\n").into_bytes();
+    for (name, value) in all
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .chain(signed.headers)
+    {
+        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use cairn_tests::{read_response, read_until_closed, roundtrip, temp_dir, Daemon, DaemonOptions};
 
 #[test]
-fn health_and_not_implemented_answers() {
+fn health_anonymous_and_not_implemented_answers() {
     let daemon = Daemon::start();
     let health = roundtrip(
         daemon.addr,
@@ -29,7 +29,8 @@ fn health_and_not_implemented_answers() {
         daemon.addr,
         b"GET /bucket/key?list-type=2 HTTP/1.1\r\nHost: localhost\r\n\r\n",
     );
-    assert_eq!(s3.status, 501);
+    // An anonymous S3 request is refused before anything else.
+    assert_eq!(s3.status, 403);
     assert_eq!(s3.header("content-type"), Some("application/xml"));
     let id = s3
         .header("x-amz-request-id")
@@ -40,12 +41,19 @@ fn health_and_not_implemented_answers() {
         xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
         "{xml}"
     );
-    assert!(xml.contains("<Code>NotImplemented</Code>"), "{xml}");
+    assert!(xml.contains("<Code>AccessDenied</Code>"), "{xml}");
     assert!(xml.contains("<Resource>/bucket/key</Resource>"), "{xml}");
     assert!(
         xml.contains(&format!("<RequestId>{id}</RequestId>")),
         "{xml}"
     );
+    // A sub-resource Cairn does not implement is named as such.
+    let tagging = roundtrip(
+        daemon.addr,
+        b"GET /bucket?tagging HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assert_eq!(tagging.status, 501);
+    assert!(tagging.body_text().contains("<Code>NotImplemented</Code>"));
 }
 
 #[test]
@@ -63,10 +71,10 @@ fn three_pipelined_requests_in_one_write_are_answered_in_order() {
     let first = read_response(&mut stream, &mut pending, false);
     let second = read_response(&mut stream, &mut pending, false);
     let third = read_response(&mut stream, &mut pending, false);
-    assert_eq!(first.status, 501);
+    assert_eq!(first.status, 403);
     assert!(first.body_text().contains("<Resource>/first/a</Resource>"));
     assert_eq!(second.status, 200);
-    assert_eq!(third.status, 501);
+    assert_eq!(third.status, 403);
     assert!(third.body_text().contains("<Resource>/third/c</Resource>"));
     assert!(pending.is_empty());
     // The connection is still open for a fourth.
@@ -87,7 +95,7 @@ fn expect_continue_is_not_answered_when_the_handler_refuses() {
         .unwrap();
     let mut pending = Vec::new();
     let response = read_response(&mut stream, &mut pending, false);
-    assert_eq!(response.status, 501);
+    assert_eq!(response.status, 403);
     assert_eq!(response.header("connection"), Some("close"));
     assert!(!String::from_utf8_lossy(&pending).contains("100 Continue"));
     let rest = read_until_closed(&mut stream, Duration::from_secs(10));
@@ -104,14 +112,14 @@ fn small_unread_body_is_discarded_and_the_connection_kept() {
     let mut stream = daemon.connect();
     stream.write_all(b"PUT /bucket/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /_cairn/health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut pending = Vec::new();
-    assert_eq!(read_response(&mut stream, &mut pending, false).status, 501);
+    assert_eq!(read_response(&mut stream, &mut pending, false).status, 403);
     assert_eq!(read_response(&mut stream, &mut pending, false).status, 200);
     // A chunked body is read through its framing too.
     stream
         .write_all(b"PUT /bucket/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
         .unwrap();
     let response = read_response(&mut stream, &mut pending, false);
-    assert_eq!(response.status, 501);
+    assert_eq!(response.status, 403);
 }
 
 #[test]
@@ -265,7 +273,7 @@ fn head_requests_have_no_body_and_keep_alive_works() {
     stream.write_all(b"HEAD /bucket/key HTTP/1.1\r\nHost: x\r\n\r\nGET /_cairn/health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut pending = Vec::new();
     let head = read_response(&mut stream, &mut pending, true);
-    assert_eq!(head.status, 501);
+    assert_eq!(head.status, 403);
     assert!(head.header("content-length").is_some_and(|v| v != "0"));
     // The next response starts right after the head: no body bytes in between.
     assert_eq!(read_response(&mut stream, &mut pending, false).status, 200);

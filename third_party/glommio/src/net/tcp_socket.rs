@@ -125,6 +125,9 @@ impl TcpListener {
         let sk = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         let addr = socket2::SockAddr::from(addr);
         sk.set_reuse_port(true)?;
+        // Cairn: also SO_REUSEADDR, so the connections this listener accepts leave
+        // TIME_WAIT sockets that do not block a restarted server's bind (see CAIRN-PATCHES.md).
+        sk.set_reuse_address(true)?;
         sk.bind(&addr)?;
         sk.listen(1024)?;
         let listener = sk.into();
