@@ -398,6 +398,44 @@ mod tests {
     }
 
     #[test]
+    fn keys_region_and_domains() {
+        let dir = std::env::temp_dir().join(format!("cairn-keys-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cairn.toml");
+        let resolve = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::resolve(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        let config = resolve(
+            "region = \"eu-west-3\"\ndomains = [\"s3.example.com\"]\n\
+             [[auth.keys]]\naccess_key_id = \"AKIDALICE\"\nsecret_access_key = \"alice-secret\"\nowner_id = \"alice\"\n\
+             [[auth.keys]]\naccess_key_id = \"AKIDBOB\"\nsecret_access_key = \"bob-secret\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.region, "eu-west-3");
+        assert_eq!(config.domains, ["s3.example.com"]);
+        assert_eq!(config.keys.len(), 2);
+        assert_eq!(config.keys[0].owner_id, "alice");
+        // Without owner_id each key is its own user, with a stable id.
+        assert_eq!(config.keys[1].owner_id.len(), 64);
+        assert_ne!(config.keys[0].owner_id, config.keys[1].owner_id);
+
+        for bad in [
+            "region = \"US East\"\n",
+            "[[auth.keys]]\naccess_key_id = \"A K\"\nsecret_access_key = \"long-enough\"\n",
+            "[[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = \"short\"\n",
+            "[[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = \"long-enough\"\n\
+             [[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = \"long-enough2\"\n",
+        ] {
+            assert!(resolve(bad).is_err(), "{bad}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn example_config_is_valid_and_complete() {
         let example: FileConfig = toml::from_str(include_str!("../../systemd/cairn.toml")).unwrap();
         assert_eq!(example.listen.as_deref(), Some(DEFAULT_LISTEN));

@@ -223,7 +223,11 @@ impl S3Service {
         self.owned_bucket(c, bucket)?;
         let md5 = content_md5(c.head)?;
         let payload = c.payload()?;
-        if md5.is_none() && payload.header_checksum().is_none() {
+        // Content-MD5, or an x-amz-checksum-* header or trailer (which the verifier checks).
+        if md5.is_none()
+            && payload.header_checksum().is_none()
+            && c.header("x-amz-trailer").is_none()
+        {
             return Err(S3Error::code(S3ErrorCode::InvalidRequest).with_message(
                 "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
             ));
