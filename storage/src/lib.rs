@@ -28,7 +28,7 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};
 pub use meta::{Change, FlushFuture, MetaStore, RangeIter, SledStore};
-pub use multipart::{PartInfo, PartOptions, PartsPage, MAX_PART_NUMBER};
+pub use multipart::{CompleteOptions, PartInfo, PartOptions, PartsPage, MAX_PART_NUMBER};
 pub use object::{
     BodyChecksum, ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN,
 };

@@ -40,9 +40,20 @@ pub struct PartOptions {
     pub expected_checksum: Option<String>,
 }
 
+/// What a CompleteMultipartUpload asks for besides the parts.
+#[derive(Debug, Default)]
+pub struct CompleteOptions {
+    pub condition: WriteCondition,
+    /// The completed object's checksums (e.g. S3's composite checksum of the parts'), in place
+    /// of the ones the upload was created with; `None` keeps the upload's.
+    pub checksums: Option<Vec<(String, String)>>,
+}
+
 /// One page of `list_parts`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartsPage {
+    /// The checksum pairs the upload was created with (its metadata's).
+    pub upload_checksums: Vec<(String, String)>,
     pub parts: Vec<PartInfo>,
     pub is_truncated: bool,
     /// The part number to pass as the next marker, when truncated.
@@ -79,21 +90,21 @@ pub(crate) fn assemble(
     listed: &[(u16, String)],
     min_part_size: u64,
     now_ms: u64,
+    checksums: Option<Vec<(String, String)>>,
 ) -> Result<ObjectRecord> {
     if listed.is_empty() {
         return Err(Error::InvalidArgument(
             "a completion must list at least one part",
         ));
     }
+    // S3 checks the order of the whole list before any part.
+    if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
+        return Err(Error::InvalidPartOrder);
+    }
     let mut md5s = Md5::new();
     let mut blobs = Vec::with_capacity(listed.len());
     let mut size = 0u64;
-    let mut previous = 0u16;
     for (i, (number, etag)) in listed.iter().enumerate() {
-        if *number <= previous {
-            return Err(Error::InvalidPartOrder);
-        }
-        previous = *number;
         let part = stored
             .binary_search_by_key(number, |(n, _)| *n)
             .map(|i| &stored[i].1)
@@ -113,7 +124,13 @@ pub(crate) fn assemble(
         etag: format!("{}-{}", hex::encode(md5s.finalize()), listed.len()),
         last_modified_ms: now_ms,
         parts: listed.len() as u32,
-        meta: upload.meta,
+        meta: match checksums {
+            Some(checksums) => ObjectMeta {
+                checksums,
+                ..upload.meta
+            },
+            None => upload.meta,
+        },
         body: Body::Blobs(blobs),
     })
 }
@@ -234,13 +251,10 @@ impl CoreStore {
         let id = parse_upload_id(upload_id)?;
         let b = self.bucket_record(bucket)?;
         let shard = shard_of(key, b.shards);
-        if self
-            .meta()
-            .get(&upload_key(b.id, shard, key, &id))?
-            .is_none()
-        {
-            return Err(Error::NoSuchUpload);
-        }
+        let upload = match self.meta().get(&upload_key(b.id, shard, key, &id))? {
+            Some(v) => UploadRecord::decode(&v)?,
+            None => return Err(Error::NoSuchUpload),
+        };
         let start = part_key(&id, part_number_marker.saturating_add(1));
         let end = prefix_successor(&part_prefix(&id)).unwrap_or_default();
         let mut parts = Vec::new();
@@ -267,6 +281,7 @@ impl CoreStore {
             None
         };
         Ok(PartsPage {
+            upload_checksums: upload.meta.checksums,
             parts,
             is_truncated,
             next_part_number_marker,
@@ -281,6 +296,23 @@ impl CoreStore {
         upload_id: &str,
         parts: Vec<(u16, String)>,
         condition: WriteCondition,
+    ) -> Result<ObjectInfo> {
+        let options = CompleteOptions {
+            condition,
+            checksums: None,
+        };
+        self.complete_multipart_upload_with(bucket, key, upload_id, parts, options)
+            .await
+    }
+
+    /// [`CoreStore::complete_multipart_upload`] with [`CompleteOptions`].
+    pub async fn complete_multipart_upload_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(u16, String)>,
+        options: CompleteOptions,
     ) -> Result<ObjectInfo> {
         self.shared().health.check()?;
         let id = parse_upload_id(upload_id)?;
@@ -298,7 +330,8 @@ impl CoreStore {
                     parts,
                     min_part_size: self.shared().config.min_part_size,
                     now_ms: now_ms(),
-                    condition,
+                    condition: options.condition,
+                    checksums: options.checksums,
                 },
             )
             .await?;
@@ -371,6 +404,7 @@ mod tests {
             &[(1, tag(1)), (3, format!("\"{}\"", tag(3)))],
             10,
             5,
+            None,
         )
         .unwrap();
         assert_eq!(ok.size, 13);
@@ -380,31 +414,47 @@ mod tests {
         assert_eq!(ok.etag, format!("{}-2", hex::encode(h.finalize())));
         assert_eq!(ok.body.blobs().len(), 2);
         assert!(matches!(
-            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 1, 0),
+            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 1, 0, None),
             Err(Error::InvalidPartOrder)
         ));
         assert!(matches!(
-            assemble(upload(), &stored, &[(1, tag(2))], 1, 0),
+            assemble(upload(), &stored, &[(1, tag(2))], 1, 0, None),
             Err(Error::InvalidPart)
         ));
         assert!(matches!(
-            assemble(upload(), &stored, &[(4, tag(4))], 1, 0),
+            assemble(upload(), &stored, &[(4, tag(4))], 1, 0, None),
             Err(Error::InvalidPart)
         ));
         assert!(matches!(
-            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))], 1, 0),
+            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))], 1, 0, None),
             Err(Error::InvalidPart)
         ));
         assert!(matches!(
-            assemble(upload(), &stored, &[(3, tag(3)), (2, tag(2))], 1, 0),
+            assemble(upload(), &stored, &[(3, tag(3)), (2, tag(2))], 1, 0, None),
             Err(Error::InvalidPartOrder)
         ));
+        // Order is checked before sizes: S3 answers InvalidPartOrder here, not EntityTooSmall.
         assert!(matches!(
-            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))][..0], 1, 0),
+            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 11, 0, None),
+            Err(Error::InvalidPartOrder)
+        ));
+        // Checksums given at completion replace the upload's.
+        let sums = vec![("CRC32".to_owned(), "AAAAAA==-1".to_owned())];
+        let done = assemble(upload(), &stored, &[(1, tag(1))], 1, 0, Some(sums.clone())).unwrap();
+        assert_eq!(done.meta.checksums, sums);
+        assert!(matches!(
+            assemble(
+                upload(),
+                &stored,
+                &[(3, tag(3)), (4, tag(4))][..0],
+                1,
+                0,
+                None
+            ),
             Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(
-            assemble(upload(), &stored, &[(1, tag(1)), (2, tag(2))], 11, 0),
+            assemble(upload(), &stored, &[(1, tag(1)), (2, tag(2))], 11, 0, None),
             Err(Error::EntityTooSmall)
         ));
     }

@@ -85,6 +85,7 @@ pub(crate) enum Op {
         min_part_size: u64,
         now_ms: u64,
         condition: WriteCondition,
+        checksums: Option<Vec<(String, String)>>,
     },
     AbortUpload {
         bucket_id: u64,
@@ -393,6 +394,7 @@ fn apply(store: &CoreStore, op: Op) -> Result<Applied> {
             min_part_size,
             now_ms,
             condition,
+            checksums,
         } => {
             check_bucket(store, &bucket, bucket_id)?;
             let uk = upload_key(bucket_id, shard, &key, &upload_id);
@@ -401,8 +403,14 @@ fn apply(store: &CoreStore, op: Op) -> Result<Applied> {
                 None => return Err(Error::NoSuchUpload),
             };
             let stored = parts_of(store, &upload_id)?;
-            let record =
-                crate::multipart::assemble(upload, &stored, &parts, min_part_size, now_ms)?;
+            let record = crate::multipart::assemble(
+                upload,
+                &stored,
+                &parts,
+                min_part_size,
+                now_ms,
+                checksums,
+            )?;
             let k = object_key(bucket_id, shard, &key);
             let current = get_object(store, &k)?;
             check_condition(current.as_ref(), &condition)?;
