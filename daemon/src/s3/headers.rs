@@ -255,13 +255,22 @@ pub fn object_headers(mut response: Response, info: &ObjectInfo) -> Response {
     response
 }
 
-/// Adds stored `x-amz-checksum-*` headers.
+/// Adds stored `x-amz-checksum-*` headers, and `x-amz-checksum-type`: `COMPOSITE` for a
+/// multipart object's checksum of part checksums (`value-N`), else `FULL_OBJECT`.
 pub fn checksum_headers(mut response: Response, checksums: &[(String, String)]) -> Response {
     for (algorithm, value) in checksums {
         response = response.header(
             format!("x-amz-checksum-{}", algorithm.to_ascii_lowercase()),
             value.clone(),
         );
+    }
+    if let Some((_, value)) = checksums.first() {
+        let kind = if value.contains('-') {
+            "COMPOSITE"
+        } else {
+            "FULL_OBJECT"
+        };
+        response = response.header("x-amz-checksum-type", kind);
     }
     response
 }

@@ -346,6 +346,10 @@ impl S3Service {
         S3Service::write_owner(&mut w, "Initiator", &c.key.owner_id, &c.key.display_name);
         S3Service::write_owner(&mut w, "Owner", &c.key.owner_id, &c.key.display_name);
         w.elem("StorageClass", "STANDARD");
+        if let Some(a) = crate::s3::ops_multipart::upload_algorithm(&page.upload_checksums) {
+            w.elem("ChecksumAlgorithm", a.s3_name())
+                .elem("ChecksumType", "COMPOSITE");
+        }
         for p in &page.parts {
             w.open("Part")
                 .elem("PartNumber", &p.part_number.to_string())

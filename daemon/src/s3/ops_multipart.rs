@@ -1,8 +1,12 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
 //! CompleteMultipartUpload and AbortMultipartUpload.
 
+use base64::Engine;
 use cairn_http::server::Response;
-use cairn_storage::{ByteRange, PartOptions, MAX_PART_NUMBER};
+use cairn_sigv4::{ChecksumAlgorithm, ChecksumHasher};
+use cairn_storage::{
+    BodyChecksum, ByteRange, CompleteOptions, PartInfo, PartOptions, MAX_PART_NUMBER,
+};
 
 use crate::s3::body::{read_all, stream_into, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -13,8 +17,21 @@ use crate::s3::ops_object::{check_copy_conditions, check_upload_length, parse_co
 use crate::s3::xml::{parse_root, XmlWriter};
 use crate::s3::{xml_response, Call, S3Service};
 
-/// The parts a CompleteMultipartUpload body lists, as `(part number, ETag)`.
-pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error> {
+/// The checksum type of a multipart upload created with an algorithm: the object's checksum
+/// is the checksum of its parts' checksums, followed by `-N`.
+const COMPOSITE: &str = "COMPOSITE";
+
+/// One `<Part>` of a CompleteMultipartUpload body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListedPart {
+    pub number: u16,
+    pub etag: String,
+    /// A `<ChecksumXXX>` element: the algorithm and its base64 value.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// The parts a CompleteMultipartUpload body lists.
+pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<ListedPart>, S3Error> {
     let malformed = || S3Error::code(S3ErrorCode::MalformedXML);
     let root = parse_root(body, "CompleteMultipartUpload")?;
     let mut parts = Vec::new();
@@ -25,7 +42,15 @@ pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<(u16, String)>, S3Error>
             .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
             .ok_or_else(malformed)?;
         let etag = part.child_text("ETag").ok_or_else(malformed)?;
-        parts.push((number, etag.trim().to_owned()));
+        let checksum = ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
+            part.child_text(&format!("Checksum{}", a.s3_name()))
+                .map(|v| (a, v.trim().to_owned()))
+        });
+        parts.push(ListedPart {
+            number,
+            etag: etag.trim().to_owned(),
+            checksum,
+        });
     }
     if parts.is_empty() || parts.len() > usize::from(MAX_PART_NUMBER) {
         return Err(malformed());
@@ -52,6 +77,54 @@ fn parse_copy_range(value: &str) -> Result<ByteRange, S3Error> {
     Ok(ByteRange::FromTo(first, last))
 }
 
+/// The algorithm of `x-amz-checksum-algorithm` on CreateMultipartUpload, with its
+/// `x-amz-checksum-type` (only `COMPOSITE` is supported).
+fn requested_algorithm(c: &Call<'_, '_>) -> Result<Option<ChecksumAlgorithm>, S3Error> {
+    let algorithm = match c.header("x-amz-checksum-algorithm") {
+        None => None,
+        Some(name) => Some(ChecksumAlgorithm::from_s3_name(name).ok_or_else(|| {
+            S3Error::code(S3ErrorCode::InvalidRequest).with_message(
+                "Checksum algorithm provided is unsupported. Please try again with any of the \
+                 valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+            )
+        })?),
+    };
+    match c.header("x-amz-checksum-type") {
+        None => Ok(algorithm),
+        Some(t) if t.eq_ignore_ascii_case(COMPOSITE) && algorithm.is_some() => Ok(algorithm),
+        Some(t) if t.eq_ignore_ascii_case("FULL_OBJECT") => {
+            Err(S3Error::code(S3ErrorCode::NotImplemented).with_message(
+                "Full-object checksums of multipart uploads are not supported; use COMPOSITE.",
+            ))
+        }
+        Some(_) => Err(S3Error::code(S3ErrorCode::InvalidRequest)
+            .with_message("The x-amz-checksum-type header requires a valid checksum algorithm.")),
+    }
+}
+
+/// The algorithm an upload was created with, from its checksum pairs.
+pub(crate) fn upload_algorithm(pairs: &[(String, String)]) -> Option<ChecksumAlgorithm> {
+    pairs
+        .iter()
+        .find(|(_, v)| v == COMPOSITE)
+        .and_then(|(a, _)| ChecksumAlgorithm::from_s3_name(a))
+}
+
+/// A part checksum computed while the storage engine writes a copied part.
+#[derive(Debug)]
+struct PartChecksum(ChecksumHasher);
+
+impl BodyChecksum for PartChecksum {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn finish(self: Box<Self>) -> (String, String) {
+        let value = self.0.finish();
+        (value.algorithm().s3_name().to_owned(), value.to_base64())
+    }
+}
+
 impl S3Service {
     pub(crate) async fn create_multipart_upload(
         &self,
@@ -60,7 +133,12 @@ impl S3Service {
         key: &str,
     ) -> Result<Response, S3Error> {
         self.owned_bucket(c, bucket)?;
-        let meta = object_meta(c.head)?;
+        let mut meta = object_meta(c.head)?;
+        let algorithm = requested_algorithm(c)?;
+        if let Some(a) = algorithm {
+            // Kept with the upload until completion replaces it with the composite value.
+            meta.checksums = vec![(a.s3_name().to_owned(), COMPOSITE.to_owned())];
+        }
         let upload_id = self
             .store
             .create_multipart_upload(bucket, key, meta)
@@ -70,8 +148,10 @@ impl S3Service {
             .elem("Key", key)
             .elem("UploadId", &upload_id);
         let mut response = xml_response(w.finish("InitiateMultipartUploadResult"));
-        if let Some(algorithm) = c.header("x-amz-checksum-algorithm") {
-            response = response.header("x-amz-checksum-algorithm", algorithm.to_owned());
+        if let Some(a) = algorithm {
+            response = response
+                .header("x-amz-checksum-algorithm", a.s3_name())
+                .header("x-amz-checksum-type", COMPOSITE);
         }
         Ok(response)
     }
@@ -148,15 +228,21 @@ impl S3Service {
             return Err(S3Error::code(S3ErrorCode::InvalidRequest)
                 .with_message("The specified copy range is larger than 5 GiB."));
         }
+        // A part of an upload created with a checksum algorithm carries that checksum.
+        let algorithm = upload_algorithm(
+            &self
+                .store
+                .list_parts(bucket, key, upload_id, 0, 1)
+                .await?
+                .upload_checksums,
+        );
+        let options = PartOptions {
+            checksum: algorithm.map(|a| Box::new(PartChecksum(ChecksumHasher::new(a))) as _),
+            ..PartOptions::default()
+        };
         let writer = self
             .store
-            .upload_part_with(
-                bucket,
-                key,
-                upload_id,
-                part_number as u16,
-                PartOptions::default(),
-            )
+            .upload_part_with(bucket, key, upload_id, part_number as u16, options)
             .await?;
         let info = self.copy_stream(source.body, writer).await?;
         let mut w = XmlWriter::new("CopyPartResult");
@@ -178,10 +264,18 @@ impl S3Service {
         // Its x-amz-checksum-* header is the whole object's, not the XML body's.
         payload.ignore_header_checksum();
         let (body, _) = read_all(c.body, payload, MAX_XML_BODY).await?;
-        let parts = parse_complete(&body)?;
+        let listed = parse_complete(&body)?;
+        let checksum = self
+            .composite_checksum(bucket, key, upload_id, &listed)
+            .await?;
+        let parts = listed.into_iter().map(|p| (p.number, p.etag)).collect();
+        let options = CompleteOptions {
+            condition,
+            checksums: Some(checksum.iter().cloned().collect()),
+        };
         let info = self
             .store
-            .complete_multipart_upload(bucket, key, upload_id, parts, condition)
+            .complete_multipart_upload_with(bucket, key, upload_id, parts, options)
             .await?;
         let scheme = if c.secure { "https" } else { "http" };
         let host = c.header("host").unwrap_or("localhost");
@@ -196,7 +290,69 @@ impl S3Service {
         .elem("Bucket", bucket)
         .elem("Key", key)
         .elem("ETag", &quoted(&info.etag));
+        if let Some((algorithm, value)) = &checksum {
+            w.elem(&format!("Checksum{algorithm}"), value)
+                .elem("ChecksumType", COMPOSITE);
+        }
         Ok(xml_response(w.finish("CompleteMultipartUploadResult")))
+    }
+
+    /// S3's composite checksum of a completion, when the upload was created with an
+    /// algorithm: the checksum of the listed parts' raw checksums, then `-N`. Every listed part
+    /// must carry that checksum, and a value the body repeats must match it (`InvalidPart`).
+    async fn composite_checksum(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: &[ListedPart],
+    ) -> Result<Option<(String, String)>, S3Error> {
+        let mut page = self
+            .store
+            .list_parts(bucket, key, upload_id, 0, 1000)
+            .await?;
+        let Some(algorithm) = upload_algorithm(&page.upload_checksums) else {
+            return Ok(None);
+        };
+        let mut stored: Vec<PartInfo> = std::mem::take(&mut page.parts);
+        while let Some(marker) = page.next_part_number_marker {
+            page = self
+                .store
+                .list_parts(bucket, key, upload_id, marker, 1000)
+                .await?;
+            stored.append(&mut page.parts);
+        }
+        let mut hasher = ChecksumHasher::new(algorithm);
+        for part in listed {
+            let Ok(i) = stored.binary_search_by_key(&part.number, |p| p.part_number) else {
+                return Err(S3Error::code(S3ErrorCode::InvalidPart));
+            };
+            let value = stored[i]
+                .checksums
+                .iter()
+                .find(|(a, _)| a.eq_ignore_ascii_case(algorithm.s3_name()))
+                .map(|(_, v)| v.as_str())
+                .ok_or_else(|| {
+                    S3Error::code(S3ErrorCode::InvalidRequest).with_message(format!(
+                        "The upload was created using a {} checksum. The complete request must \
+                         include the checksum for each part. It was missing for part {} in the \
+                         request.",
+                        algorithm.s3_name().to_ascii_lowercase(),
+                        part.number
+                    ))
+                })?;
+            if let Some((a, v)) = &part.checksum {
+                if *a != algorithm || v != value {
+                    return Err(S3Error::code(S3ErrorCode::InvalidPart));
+                }
+            }
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .map_err(|_| S3Error::code(S3ErrorCode::InternalError))?;
+            hasher.update(&raw);
+        }
+        let composite = format!("{}-{}", hasher.finish().to_base64(), listed.len());
+        Ok(Some((algorithm.s3_name().to_owned(), composite)))
     }
 
     pub(crate) async fn abort_multipart_upload(
@@ -226,7 +382,18 @@ mod tests {
         </CompleteMultipartUpload>"#;
         assert_eq!(
             parse_complete(body).unwrap(),
-            vec![(1, "\"a\"".to_owned()), (3, "b".to_owned())]
+            vec![
+                ListedPart {
+                    number: 1,
+                    etag: "\"a\"".to_owned(),
+                    checksum: None
+                },
+                ListedPart {
+                    number: 3,
+                    etag: "b".to_owned(),
+                    checksum: Some((ChecksumAlgorithm::Crc32, "x".to_owned()))
+                }
+            ]
         );
         for bad in [
             &b"<CompleteMultipartUpload/>"[..],
