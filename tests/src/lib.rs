@@ -454,14 +454,42 @@ pub fn signed_request(
 
 /// [`signed_request`] with another key pair.
 pub fn signed_request_as(
-    (key_id, secret): (&str, &str),
+    key: (&str, &str),
     addr: SocketAddr,
     method: &str,
     target: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Vec<u8> {
-    use cairn_sigv4::sign::{sign_v4_header, Credentials, SignPayload};
+    let length = body.len().to_string();
+    let mut all = headers.to_vec();
+    all.push(("content-length", &length));
+    let (mut out, _) = signed_head(
+        key,
+        addr,
+        method,
+        target,
+        &all,
+        cairn_sigv4::sign::SignPayload::Bytes(body),
+        unix_now(),
+    );
+    out.extend_from_slice(body);
+    out
+}
+
+/// A request head signed with SigV4 at `time`, announcing `payload`: the head's bytes (the
+/// caller appends the body and sets its framing among `headers`) and the signature, which
+/// seeds the chunk signatures of an aws-chunked body. Adds `Host`.
+pub fn signed_head(
+    (key_id, secret): (&str, &str),
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    payload: cairn_sigv4::sign::SignPayload<'_>,
+    time: i64,
+) -> (Vec<u8>, cairn_sigv4::sign::SignedRequest) {
+    use cairn_sigv4::sign::{sign_v4_header, Credentials};
     let host = addr.to_string();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut all: Vec<(&str, &str)> = vec![("host", &host)];
@@ -476,18 +504,17 @@ pub fn signed_request_as(
         &parts,
         &Credentials::new(key_id, secret),
         REGION,
-        unix_now(),
-        SignPayload::Bytes(body),
+        time,
+        payload,
     );
     let mut out = format!("{method} {target} HTTP/1.1\r\n").into_bytes();
     for (name, value) in all
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
-        .chain(signed.headers)
+        .chain(signed.headers.iter().cloned())
     {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
-    out.extend_from_slice(body);
-    out
+    out.extend_from_slice(b"\r\n");
+    (out, signed)
 }

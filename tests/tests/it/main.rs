@@ -1,5 +1,14 @@
 //! Integration tests against the real `cairnd` binary, one module per area.
 
+mod buckets;
+mod ca;
+mod large;
 mod lifecycle;
+mod listing;
+mod multipart;
+mod objects;
+mod presigned;
 mod raw_http;
+mod s3_errors;
+mod sdk;
 mod tls;
