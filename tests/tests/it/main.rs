@@ -12,3 +12,4 @@ mod raw_http;
 mod s3_errors;
 mod sdk;
 mod tls;
+mod virtual_host;

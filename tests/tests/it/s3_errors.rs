@@ -187,6 +187,57 @@ fn authentication_failures() {
 }
 
 #[test]
+fn a_refused_upload_never_gets_100_continue() {
+    use std::io::{Read, Write};
+    let d = Daemon::start();
+    assert_eq!(send(&d, "PUT", "/continue", &[], b"").status, 200);
+    for key in [
+        ("AKIDNOBODY0000000000", "whatever-secret"),
+        (ACCESS_KEY_ID, "wrong-secret-000000"),
+    ] {
+        let (raw, _) = signed_head(
+            key,
+            d.addr,
+            "PUT",
+            "/continue/k",
+            &[("content-length", "1048576"), ("expect", "100-continue")],
+            SignPayload::Unsigned,
+            unix_now(),
+        );
+        let mut stream = d.connect();
+        stream.write_all(&raw).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before an answer");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    }
+    // The right key gets 100 Continue and stores the object.
+    let (raw, _) = signed_head(
+        KEY,
+        d.addr,
+        "PUT",
+        "/continue/k",
+        &[("content-length", "5"), ("expect", "100-continue")],
+        SignPayload::Unsigned,
+        unix_now(),
+    );
+    let mut stream = d.connect();
+    stream.write_all(&raw).unwrap();
+    let mut buf = [0u8; 64];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"));
+    stream.write_all(b"hello").unwrap();
+    let response = cairn_tests::read_response(&mut stream, &mut Vec::new(), false);
+    assert_eq!(response.status, 200);
+    assert_eq!(send(&d, "GET", "/continue/k", &[], b"").body, b"hello");
+}
+
+#[test]
 fn buckets_and_keys_that_do_not_exist_or_are_not_allowed() {
     let d = DaemonOptions::default().start();
     assert_eq!(send(&d, "PUT", "/here", &[], b"").status, 200);
