@@ -1,12 +1,16 @@
-//! SigV2 header authentication, `Authorization: AWS AKID:base64(HMAC-SHA1(secret, StringToSign))`,
-//! kept because the s3-benchmark load tool signs with it ("Signing and Authenticating REST
+//! SigV2: header authentication, `Authorization: AWS AKID:base64(HMAC-SHA1(secret, StringToSign))`,
+//! kept because the s3-benchmark load tool signs with it, and query-string authentication
+//! (`?AWSAccessKeyId=…&Expires=…&Signature=…`), the presigned URLs that botocore (boto3,
+//! aws-cli v1 `s3 presign`) makes unless told to use SigV4 ("Signing and Authenticating REST
 //! Requests": <https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html>).
+
+use std::borrow::Cow;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ring::hmac;
 
-use crate::canonical::query_decode;
+use crate::canonical::{query_decode, query_pairs};
 use crate::key::SecretKey;
 use crate::time::{parse_amz_date, parse_rfc1123};
 use crate::{AuthError, Policy, RequestParts};
@@ -91,20 +95,55 @@ fn virtual_host_bucket<'a>(parts: &RequestParts<'a>, policy: &Policy) -> Option<
     })
 }
 
-/// The SigV2 string to sign:
+/// The SigV2 string to sign of header authentication:
 /// `method \n Content-MD5 \n Content-Type \n Date \n CanonicalizedAmzHeaders CanonicalizedResource`.
 pub fn string_to_sign(parts: &RequestParts<'_>, bucket: Option<&str>) -> String {
+    let date = match parts.header("x-amz-date") {
+        Some(_) => "",
+        None => parts.header("date").map(str::trim).unwrap_or(""),
+    };
+    string_to_sign_with(parts, bucket, date, false)
+}
+
+/// The SigV2 string to sign of query-string authentication: the `Expires` value in place of
+/// the date, and `Content-MD5`, `Content-Type` and `x-amz-*` values taken from the query when
+/// the request does not send them as headers (botocore's presigner moves them there).
+pub fn presigned_string_to_sign(
+    parts: &RequestParts<'_>,
+    bucket: Option<&str>,
+    expires: &str,
+) -> String {
+    string_to_sign_with(parts, bucket, expires, true)
+}
+
+fn string_to_sign_with(
+    parts: &RequestParts<'_>,
+    bucket: Option<&str>,
+    date: &str,
+    query_headers: bool,
+) -> String {
     let mut out = String::with_capacity(256);
-    let header = |name| parts.header(name).map(str::trim).unwrap_or("");
+    let from_query = |name: &str| -> Option<Cow<'_, str>> {
+        if !query_headers {
+            return None;
+        }
+        query_pairs(parts.query)
+            .find(|(n, _)| query_decode(n).eq_ignore_ascii_case(name))
+            .map(|(_, v)| query_decode(v))
+    };
+    let header = |name: &str| -> Cow<'_, str> {
+        match parts.header(name) {
+            Some(v) => Cow::Borrowed(v.trim()),
+            None => from_query(name).unwrap_or_default(),
+        }
+    };
     out.push_str(parts.method);
     out.push('\n');
-    out.push_str(header("content-md5"));
+    out.push_str(&header("content-md5"));
     out.push('\n');
-    out.push_str(header("content-type"));
+    out.push_str(&header("content-type"));
     out.push('\n');
-    if parts.header("x-amz-date").is_none() {
-        out.push_str(header("date"));
-    }
+    out.push_str(date);
     out.push('\n');
 
     let mut amz: Vec<(String, String)> = Vec::new();
@@ -120,6 +159,14 @@ pub fn string_to_sign(parts: &RequestParts<'_>, bucket: Option<&str>) -> String 
                 v.push_str(value);
             }
             None => amz.push((lower, value.to_owned())),
+        }
+    }
+    if query_headers {
+        for (name, value) in query_pairs(parts.query) {
+            let lower = query_decode(name).to_ascii_lowercase();
+            if lower.starts_with("x-amz-") && !amz.iter().any(|(n, _)| *n == lower) {
+                amz.push((lower, query_decode(value).trim().to_owned()));
+            }
         }
     }
     amz.sort_by(|a, b| a.0.cmp(&b.0));
@@ -168,6 +215,97 @@ pub fn signature(secret: &SecretKey, string_to_sign: &str) -> String {
         secret.expose().as_bytes(),
     );
     B64.encode(hmac::sign(&key, string_to_sign.as_bytes()))
+}
+
+/// A parsed SigV2 presigned URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2Presigned<'a> {
+    /// `AWSAccessKeyId`, decoded.
+    pub access_key_id: Cow<'a, str>,
+    /// `Expires` as sent: unix seconds after which the URL is refused.
+    pub expires: &'a str,
+    /// `Signature`, decoded (base64).
+    pub signature: Cow<'a, str>,
+}
+
+/// Parses the `AWSAccessKeyId`, `Expires` and `Signature` parameters of a SigV2 presigned URL.
+pub fn parse_presigned_v2(query: &str) -> Result<V2Presigned<'_>, AuthError> {
+    let (mut access_key_id, mut expires, mut signature) = (None, None, None);
+    for (name, value) in query_pairs(query) {
+        let slot = match name {
+            "AWSAccessKeyId" => &mut access_key_id,
+            "Expires" => &mut expires,
+            "Signature" => &mut signature,
+            "x-amz-security-token" => return Err(AuthError::InvalidToken),
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(AuthError::query_error(format!(
+                "Query-string authentication requires exactly one {name} parameter."
+            )));
+        }
+    }
+    let (Some(access_key_id), Some(expires), Some(signature)) = (access_key_id, expires, signature)
+    else {
+        return Err(AuthError::query_error(
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+        ));
+    };
+    if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) || expires.len() > 12 {
+        return Err(AuthError::query_error(
+            "Invalid date (should be seconds since epoch)",
+        ));
+    }
+    let access_key_id = query_decode(access_key_id);
+    // A `+` of base64 that a client left unencoded would decode to a space.
+    let signature = match query_decode(signature) {
+        Cow::Owned(s) => Cow::Owned(s.replace(' ', "+")),
+        borrowed => borrowed,
+    };
+    if access_key_id.is_empty() || signature.is_empty() {
+        return Err(AuthError::query_error(
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+        ));
+    }
+    Ok(V2Presigned {
+        access_key_id,
+        expires,
+        signature,
+    })
+}
+
+/// Verifies a SigV2 presigned URL: not expired, and signed by `secret`.
+pub fn verify_presigned_v2(
+    auth: &V2Presigned<'_>,
+    parts: &RequestParts<'_>,
+    secret: &SecretKey,
+    now: i64,
+    policy: &Policy,
+) -> Result<(), AuthError> {
+    let expires_at: i64 = auth
+        .expires
+        .parse()
+        .map_err(|_| AuthError::query_error("Invalid date (should be seconds since epoch)"))?;
+    if now > expires_at {
+        return Err(AuthError::RequestExpired {
+            expires_at,
+            server_time: now,
+        });
+    }
+    if parts.header("x-amz-security-token").is_some() {
+        return Err(AuthError::InvalidToken);
+    }
+    let sts = presigned_string_to_sign(parts, virtual_host_bucket(parts, policy), auth.expires);
+    let computed = signature(secret, &sts);
+    if !crate::key::constant_time_eq(computed.as_bytes(), auth.signature.as_bytes()) {
+        return Err(AuthError::mismatch(
+            sts,
+            String::new(),
+            &auth.signature,
+            &auth.access_key_id,
+        ));
+    }
+    Ok(())
 }
 
 /// Verifies a SigV2 header signature and the request time.
@@ -269,6 +407,70 @@ mod tests {
             "PUT\nabc==\n\n\nx-amz-date:20060102T150405Z\nx-amz-meta-a:one\nx-amz-meta-b:two,three\n/b/k?acl&partNumber=2&uploadId=x+y"
         );
         assert_eq!(request_time(&p), parse_amz_date("20060102T150405Z"));
+    }
+
+    #[test]
+    fn presigned_urls_made_by_botocore() {
+        // Made with botocore's HmacV1QueryAuth (an independent implementation), Expires fixed.
+        let secret = SecretKey::new(SECRET);
+        let expires = 1_175_139_620;
+        let q = "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=1No4mq5ETf02z8aet9voy6gui6E%3D&Expires=1175139620";
+        let h = [("Host", "127.0.0.1:9000")];
+        let p = parts("GET", "/awsexamplebucket1/photos/puppy.jpg", q, &h);
+        let a = parse_presigned_v2(q).unwrap();
+        assert_eq!(a.access_key_id, "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(a.signature, "1No4mq5ETf02z8aet9voy6gui6E=");
+        verify_presigned_v2(&a, &p, &secret, expires - 60, &Policy::default()).unwrap();
+        verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).unwrap();
+        let e = verify_presigned_v2(&a, &p, &secret, expires + 1, &Policy::default()).unwrap_err();
+        assert!(matches!(e, AuthError::RequestExpired { .. }), "{e:?}");
+        let other = parts("GET", "/awsexamplebucket1/photos/kitten.jpg", q, &h);
+        let e = verify_presigned_v2(&a, &other, &secret, expires, &Policy::default()).unwrap_err();
+        assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
+
+        // botocore moves Content-Type and x-amz-* headers into the query of a presigned URL.
+        let q = "response-content-type=text/plain&AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=yYwOl0Xm29GbO%2FTus5MdLrjRJW8%3D&content-type=image%2Fjpeg&x-amz-meta-a=1&Expires=1175139620";
+        let a = parse_presigned_v2(q).unwrap();
+        let p = parts("PUT", "/bkt/a%20b/%C3%BC", q, &h);
+        assert_eq!(
+            presigned_string_to_sign(&p, None, a.expires),
+            "PUT\n\nimage/jpeg\n1175139620\nx-amz-meta-a:1\n/bkt/a%20b/%C3%BC?response-content-type=text/plain"
+        );
+        verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).unwrap();
+        // The same values sent as headers sign the same; other values do not.
+        let h = [("Content-Type", "image/jpeg"), ("x-amz-meta-a", "1")];
+        let p = parts("PUT", "/bkt/a%20b/%C3%BC", q, &h);
+        verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).unwrap();
+        let h = [("Content-Type", "text/html")];
+        let p = parts("PUT", "/bkt/a%20b/%C3%BC", q, &h);
+        assert!(verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).is_err());
+    }
+
+    #[test]
+    fn presigned_parameters() {
+        let ok = "AWSAccessKeyId=AK&Expires=100&Signature=a%2Bb";
+        assert_eq!(parse_presigned_v2(ok).unwrap().signature, "a+b");
+        assert_eq!(
+            parse_presigned_v2("AWSAccessKeyId=AK&Expires=100&Signature=a+b")
+                .unwrap()
+                .signature,
+            "a+b"
+        );
+        for bad in [
+            "AWSAccessKeyId=AK&Signature=x",
+            "AWSAccessKeyId=AK&Expires=&Signature=x",
+            "AWSAccessKeyId=AK&Expires=-5&Signature=x",
+            "AWSAccessKeyId=AK&Expires=soon&Signature=x",
+            "AWSAccessKeyId=AK&Expires=1&Expires=2&Signature=x",
+            "AWSAccessKeyId=&Expires=1&Signature=x",
+        ] {
+            let e = parse_presigned_v2(bad).unwrap_err();
+            assert_eq!(e.s3_code(), "AuthorizationQueryParametersError", "{bad}");
+        }
+        let e =
+            parse_presigned_v2("AWSAccessKeyId=AK&Expires=1&Signature=x&x-amz-security-token=t")
+                .unwrap_err();
+        assert_eq!(e.s3_code(), "InvalidToken");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::header::{parse_authorization_v4, Credential, V4Authorization};
 use crate::key::{SecretKey, SigningKeyCache};
 use crate::payload::{PayloadHash, PayloadVerifier, SeedContext};
 use crate::presigned::{has_v2_query_auth, has_v4_query_auth, parse_presigned, V4Presigned};
-use crate::sigv2::{self, V2Authorization};
+use crate::sigv2::{self, V2Authorization, V2Presigned};
 use crate::time::{format_amz_date, format_scope_date, parse_amz_date, parse_rfc1123};
 use crate::{AuthError, Policy, RequestParts};
 
@@ -25,6 +25,8 @@ pub enum AuthRequest<'a> {
     V4Presigned(V4Presigned<'a>),
     /// `Authorization: AWS AKID:signature`.
     V2Header(V2Authorization<'a>),
+    /// `?AWSAccessKeyId=…&Expires=…&Signature=…`.
+    V2Presigned(V2Presigned<'a>),
 }
 
 impl AuthRequest<'_> {
@@ -35,6 +37,7 @@ impl AuthRequest<'_> {
             AuthRequest::V4Header(a) => Some(a.credential.access_key_id),
             AuthRequest::V4Presigned(p) => Some(p.credential().access_key_id),
             AuthRequest::V2Header(a) => Some(a.access_key_id),
+            AuthRequest::V2Presigned(p) => Some(&p.access_key_id),
         }
     }
 }
@@ -48,6 +51,8 @@ pub enum AuthScheme {
     V4Presigned,
     /// SigV2 in the `Authorization` header.
     V2Header,
+    /// SigV2 presigned URL.
+    V2Presigned,
 }
 
 /// A request whose head authenticated.
@@ -78,8 +83,9 @@ pub fn parse_auth<'a>(parts: &RequestParts<'a>) -> Result<AuthRequest<'a>, AuthE
         (None, true) if has_v4_query_auth(parts.query) => {
             Ok(AuthRequest::V4Presigned(parse_presigned(parts.query)?))
         }
-        // SigV2 query-string authentication is not implemented.
-        (None, true) => Err(AuthError::UnsupportedAuthorizationType),
+        (None, true) => Ok(AuthRequest::V2Presigned(sigv2::parse_presigned_v2(
+            parts.query,
+        )?)),
         (None, false) => Ok(AuthRequest::Anonymous),
     }
 }
@@ -118,6 +124,15 @@ pub fn verify<'a>(
             Ok(Verified {
                 access_key_id: a.access_key_id,
                 scheme: AuthScheme::V2Header,
+                payload,
+            })
+        }
+        AuthRequest::V2Presigned(p) => {
+            sigv2::verify_presigned_v2(p, parts, secret, now_unix_secs, policy)?;
+            let payload = unsigned_payload(parts)?;
+            Ok(Verified {
+                access_key_id: &p.access_key_id,
+                scheme: AuthScheme::V2Presigned,
                 payload,
             })
         }

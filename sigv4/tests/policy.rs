@@ -265,14 +265,26 @@ fn anonymous_and_unsupported() {
         anonymous_payload(&parts).unwrap().mode(),
         BodyMode::Unsigned
     );
+    // SigV2 query authentication (botocore's default presigned URLs): parsed, and refused
+    // once expired.
     let q = RequestParts {
         query: "AWSAccessKeyId=a&Expires=1&Signature=x",
         ..parts
     };
-    assert!(matches!(
-        parse_auth(&q),
-        Err(AuthError::UnsupportedAuthorizationType)
-    ));
+    let auth = parse_auth(&q).unwrap();
+    assert!(matches!(auth, AuthRequest::V2Presigned(_)));
+    assert_eq!(auth.access_key_id(), Some("a"));
+    let e = verify(
+        &auth,
+        &q,
+        &SecretKey::new(SECRET),
+        now(),
+        &Policy::default(),
+        &mut cache,
+    )
+    .unwrap_err();
+    assert_eq!((e.s3_code(), e.http_status()), ("AccessDenied", 403));
+    assert!(matches!(e, AuthError::RequestExpired { .. }));
     let h = [("Host", "localhost"), ("Authorization", "Bearer abc")];
     let p = RequestParts {
         headers: &h,
