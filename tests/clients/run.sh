@@ -9,7 +9,8 @@
 #
 # Environment: CAIRND_BIN (default target/debug/cairnd, built if missing), CAIRN_CLIENTS_VENV
 # (the Python environment with boto3, aws-cli and s3cmd from requirements.txt; default
-# target/clients-venv, used when it exists), CAIRN_CLIENTS_KEEP=1 keeps the work directory.
+# target/clients-venv, used when it exists), CAIRN_CLIENTS_KEEP=1 keeps the work directory,
+# CAIRN_CLIENTS_LOG sets the daemon's log filter (default info).
 # rclone and openssl come from the system (.ci/run installs them).
 set -euo pipefail
 
@@ -94,7 +95,7 @@ echo "== starting cairnd ($bin)"
 export CAIRN_TEST_ACCESS_KEY=CAIRNCLIENTTEST0001
 export CAIRN_TEST_SECRET_KEY=client-test-secret-0000000000000000000001
 env -u CAIRN_CONFIG -u CAIRN_LISTEN -u CAIRN_DATA_DIR -u CAIRN_REGION -u NOTIFY_SOCKET \
-    CAIRN_LOG=info \
+    CAIRN_LOG="${CAIRN_CLIENTS_LOG:-info}" \
     CAIRN_ACCESS_KEY_ID="$CAIRN_TEST_ACCESS_KEY" \
     CAIRN_SECRET_ACCESS_KEY="$CAIRN_TEST_SECRET_KEY" \
     "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" \
@@ -125,6 +126,8 @@ mkdir -p "$HOME"
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_CA_BUNDLE \
     AWS_REQUEST_CHECKSUM_CALCULATION AWS_RESPONSE_CHECKSUM_VALIDATION RCLONE_CONFIG
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+# Loopback traffic never goes through a proxy the machine may have configured.
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 passed=() failed=()
 for s in "${suites[@]}"; do

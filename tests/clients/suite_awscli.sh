@@ -50,7 +50,8 @@ head_json=$(s3api head-object --bucket "$bucket" --key one.txt)
 step "s3 sync up, down, and with --delete"
 make_tree "$src/tree" 150 $((9 * 1024 * 1024))
 s3 sync "$src/tree" "s3://$bucket/tree" --only-show-errors
-s3 sync "s3://$bucket/tree" "$dl/tree" --only-show-errors
+# Listing pages of 40 keys, so the sync's ListObjectsV2 pages through continuation tokens.
+s3 sync "s3://$bucket/tree" "$dl/tree" --only-show-errors --page-size 40
 same_tree "$src/tree" "$dl/tree"
 # A second sync has nothing to do.
 [ -z "$(s3 sync "$src/tree" "s3://$bucket/tree" --dryrun)" ] || fail "an unchanged tree would be synced again"

@@ -56,8 +56,8 @@ grep -q 'File size: *2345' "$SCRATCH/info.txt" || { cat "$SCRATCH/info.txt" >&2;
 grep -q "MD5 sum: *$(md5sum < "$src/small.txt" | cut -d' ' -f1)" "$SCRATCH/info.txt" \
     || { cat "$SCRATCH/info.txt" >&2; fail "info shows the wrong MD5"; }
 
-step "sync up and down"
-make_tree "$src/tree" 200 $((17 * 1024 * 1024))
+step "sync up and down (1100 files: listings past one 1000-key page)"
+make_tree "$src/tree" 1100 $((17 * 1024 * 1024))
 s3c sync "$src/tree/" "s3://$bucket/tree/" > "$SCRATCH/sync-up.log"
 s3c sync "s3://$bucket/tree/" "$dl/tree/" > "$SCRATCH/sync-down.log"
 same_tree "$src/tree" "$dl/tree"
