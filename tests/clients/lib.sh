@@ -15,7 +15,7 @@ step() {
 
 on_error() {
     local rc=$? line=$1 cmd=$2
-    printf '\nFAIL [%s] step "%s": `%s` exited %s (line %s)\n' \
+    printf '\nFAIL [%s] step "%s": "%s" exited %s (line %s)\n' \
         "$CLIENT" "$STEP" "$cmd" "$rc" "$line" >&2
     exit "$rc"
 }

@@ -10,7 +10,8 @@
 # Environment: CAIRND_BIN (default target/debug/cairnd, built if missing), CAIRN_CLIENTS_VENV
 # (the Python environment with boto3, aws-cli and s3cmd from requirements.txt; default
 # target/clients-venv, used when it exists), CAIRN_CLIENTS_KEEP=1 keeps the work directory,
-# CAIRN_CLIENTS_LOG sets the daemon's log filter (default info).
+# CAIRN_CLIENTS_LOG sets the daemon's log filter (default info), CAIRN_CLIENTS_SUITE_TIMEOUT
+# bounds each suite (default 300 s).
 # rclone and openssl come from the system (.ci/run installs them).
 set -euo pipefail
 
@@ -119,7 +120,8 @@ echo "cairnd (pid $daemon_pid) serves https://$addr and http://$addr"
 
 export CAIRN_TEST_HTTPS="https://$addr" CAIRN_TEST_HTTP="http://$addr" CAIRN_TEST_ADDR="$addr"
 export CAIRN_TEST_CA="$pki/ca.pem" CAIRN_TEST_WORK="$work" CAIRN_TEST_REGION=us-east-1
-export CAIRN_TEST_RUN_ID="$(date +%s)$$"
+CAIRN_TEST_RUN_ID="$(date +%s)$$"
+export CAIRN_TEST_RUN_ID
 # No client may pick up a profile, config or credentials of the machine it runs on.
 export HOME="$work/home"
 mkdir -p "$HOME"
@@ -130,14 +132,19 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 passed=() failed=()
+suite_timeout=${CAIRN_CLIENTS_SUITE_TIMEOUT:-300}
 for s in "${suites[@]}"; do
     echo
     echo "== $s"
     start=$(date +%s)
-    if CLIENT=$s bash "$here/suite_$s.sh"; then
+    # A client that hangs on a server bug fails its suite instead of stalling CI.
+    rc=0
+    CLIENT=$s timeout --kill-after=10 "$suite_timeout" bash "$here/suite_$s.sh" || rc=$?
+    if [ "$rc" -eq 0 ]; then
         passed+=("$s")
         echo "== $s passed ($(( $(date +%s) - start )) s)"
     else
+        [ "$rc" -eq 124 ] && echo "FAIL [$s]: the suite did not finish within $suite_timeout s" >&2
         failed+=("$s")
         echo "== $s FAILED ($(( $(date +%s) - start )) s)"
     fi
