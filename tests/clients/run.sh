@@ -106,7 +106,7 @@ daemon_pid=$!
 
 addr=""
 for _ in $(seq 1 600); do
-    addr=$(sed -n 's#.*cairnd serving on https://\([0-9.]*:[0-9]*\).*#\1#p' "$work/cairnd.log" | head -n 1)
+    addr=$(sed -n 's#.*cairnd serving on https://\([0-9.]*:[0-9]*\).*#\1#p' "$work/cairnd.log" | sed -n 1p)
     [ -n "$addr" ] && break
     kill -0 "$daemon_pid" 2>/dev/null || { echo "FAIL [setup]: cairnd exited during start-up" >&2; exit 1; }
     sleep 0.1
