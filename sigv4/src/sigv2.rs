@@ -295,17 +295,56 @@ pub fn verify_presigned_v2(
     if parts.header("x-amz-security-token").is_some() {
         return Err(AuthError::InvalidToken);
     }
-    let sts = presigned_string_to_sign(parts, virtual_host_bucket(parts, policy), auth.expires);
-    let computed = signature(secret, &sts);
-    if !crate::key::constant_time_eq(computed.as_bytes(), auth.signature.as_bytes()) {
-        return Err(AuthError::mismatch(
-            sts,
-            String::new(),
-            &auth.signature,
-            &auth.access_key_id,
-        ));
+    let bucket = virtual_host_bucket(parts, policy);
+    check_signature(
+        parts,
+        bucket,
+        secret,
+        &auth.signature,
+        &auth.access_key_id,
+        |p| presigned_string_to_sign(p, bucket, auth.expires),
+    )
+}
+
+/// Compares a SigV2 signature with the one `secret` makes of `string_to_sign(parts)`. A
+/// path-style request that names only a bucket (`/bucket`) also matches the signature of
+/// `/bucket/`, the same resource: botocore signs bucket requests (ListObjects, …) with the
+/// trailing slash S3's canonical resource has for a bucket, but sends the path without it.
+fn check_signature(
+    parts: &RequestParts<'_>,
+    virtual_host_bucket: Option<&str>,
+    secret: &SecretKey,
+    provided: &str,
+    access_key_id: &str,
+    string_to_sign: impl Fn(&RequestParts<'_>) -> String,
+) -> Result<(), AuthError> {
+    let matches = |sts: &str| {
+        crate::key::constant_time_eq(signature(secret, sts).as_bytes(), provided.as_bytes())
+    };
+    let sts = string_to_sign(parts);
+    if matches(&sts) {
+        return Ok(());
     }
-    Ok(())
+    let bucket_only = parts
+        .path
+        .strip_prefix('/')
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+    if virtual_host_bucket.is_none() && bucket_only {
+        let path = format!("{}/", parts.path);
+        let with_slash = RequestParts {
+            path: &path,
+            ..*parts
+        };
+        if matches(&string_to_sign(&with_slash)) {
+            return Ok(());
+        }
+    }
+    Err(AuthError::mismatch(
+        sts,
+        String::new(),
+        provided,
+        access_key_id,
+    ))
 }
 
 /// Verifies a SigV2 header signature and the request time.
@@ -327,17 +366,15 @@ pub fn verify_v2(
     if parts.header("x-amz-security-token").is_some() {
         return Err(AuthError::InvalidToken);
     }
-    let sts = string_to_sign(parts, virtual_host_bucket(parts, policy));
-    let computed = signature(secret, &sts);
-    if !crate::key::constant_time_eq(computed.as_bytes(), auth.signature.as_bytes()) {
-        return Err(AuthError::mismatch(
-            sts,
-            String::new(),
-            auth.signature,
-            auth.access_key_id,
-        ));
-    }
-    Ok(())
+    let bucket = virtual_host_bucket(parts, policy);
+    check_signature(
+        parts,
+        bucket,
+        secret,
+        auth.signature,
+        auth.access_key_id,
+        |p| string_to_sign(p, bucket),
+    )
 }
 
 #[cfg(test)]
@@ -444,6 +481,54 @@ mod tests {
         let h = [("Content-Type", "text/html")];
         let p = parts("PUT", "/bkt/a%20b/%C3%BC", q, &h);
         assert!(verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).is_err());
+    }
+
+    #[test]
+    fn bucket_requests_signed_with_a_trailing_slash() {
+        // botocore: GET /bkt?encoding-type=url&prefix=a%2Fb, signed as /bkt/.
+        let secret = SecretKey::new(SECRET);
+        let q = "encoding-type=url&prefix=a%2Fb&AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=qXLZ4tS7L2sr73cJnUBtCVsqgrw%3D&Expires=1175139620";
+        let a = parse_presigned_v2(q).unwrap();
+        let h = [("Host", "127.0.0.1:9000")];
+        for path in ["/bkt", "/bkt/"] {
+            let p = parts("GET", path, q, &h);
+            verify_presigned_v2(&a, &p, &secret, 1_175_139_000, &Policy::default()).unwrap();
+        }
+        // Only a bucket's own path: a signature of the key `key/` is not one of `key`, nor, in
+        // virtual-host style (where `/x` names the key `x`), one of `x/` for `x`.
+        let presign = |path: &str, host: &str, bucket: Option<&str>| {
+            let h = [("Host", host)];
+            let p = parts("GET", path, "", &h);
+            let sig = signature(&secret, &presigned_string_to_sign(&p, bucket, "1175139620"));
+            let sig = sig
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D");
+            format!("AWSAccessKeyId=AK&Expires=1175139620&Signature={sig}")
+        };
+        let check = |path: &str, host: &str, query: &str, policy: &Policy| {
+            let h = [("Host", host)];
+            let a = parse_presigned_v2(query).unwrap();
+            verify_presigned_v2(
+                &a,
+                &parts("GET", path, query, &h),
+                &secret,
+                1_175_139_000,
+                policy,
+            )
+        };
+        let path_style = Policy::default();
+        let q = presign("/bkt/key/", "127.0.0.1", None);
+        check("/bkt/key/", "127.0.0.1", &q, &path_style).unwrap();
+        assert!(check("/bkt/key", "127.0.0.1", &q, &path_style).is_err());
+        let virtual_host = Policy {
+            virtual_host_domains: vec!["s3.example.com".into()],
+            ..Policy::default()
+        };
+        let host = "bkt.s3.example.com";
+        let q = presign("/x/", host, Some("bkt"));
+        check("/x/", host, &q, &virtual_host).unwrap();
+        assert!(check("/x", host, &q, &virtual_host).is_err());
     }
 
     #[test]
