@@ -587,6 +587,16 @@ class Boto3Test(unittest.TestCase):
                     self.urlopen(bad)
                 self.assertEqual(ctx.exception.code, 403)
                 self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", ctx.exception.read())
+                # Bucket-level and other operations (botocore signs a bucket's path as /bucket/).
+                url = client.generate_presigned_url("list_objects", Params={"Bucket": self.bucket, "Prefix": "pre/"})
+                with self.urlopen(url) as response:
+                    self.assertIn(b"<Key>pre/signed", response.read())
+                url = client.generate_presigned_url("list_objects_v2", Params={"Bucket": self.bucket, "Prefix": "pre/"})
+                with self.urlopen(url) as response:
+                    self.assertIn(b"<KeyCount>", response.read())
+                url = client.generate_presigned_url("head_object", Params={"Bucket": self.bucket, "Key": key})
+                with self.urlopen(urllib.request.Request(url, method="HEAD")) as response:
+                    self.assertEqual(int(response.headers["Content-Length"]), len(data))
                 # So is an expired URL.
                 url = client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=-10 if signer != "s3v4" else 1)
                 if signer == "s3v4":
@@ -595,6 +605,12 @@ class Boto3Test(unittest.TestCase):
                     self.urlopen(url)
                 self.assertEqual(ctx.exception.code, 403)
                 self.assertIn(b"<Code>AccessDenied</Code>", ctx.exception.read())
+                url = client.generate_presigned_url("delete_object", Params={"Bucket": self.bucket, "Key": key})
+                with self.urlopen(urllib.request.Request(url, method="DELETE")) as response:
+                    self.assertEqual(response.status, 204)
+                with self.assertRaises(ClientError) as ctx:
+                    self.s3.head_object(Bucket=self.bucket, Key=key)
+                self.assertEqual(http_status(ctx), 404)
 
     def test_conditional_get(self):
         put = self.put("cond/obj", b"conditional")
