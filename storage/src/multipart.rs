@@ -97,24 +97,35 @@ pub(crate) fn assemble(
             "a completion must list at least one part",
         ));
     }
-    // S3 checks the order of the whole list before any part.
+    // S3 checks the whole list in turn: its order, then that every part exists with its ETag,
+    // then the part sizes.
     if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
         return Err(Error::InvalidPartOrder);
     }
+    let parts = listed
+        .iter()
+        .map(|(number, etag)| {
+            let part = stored
+                .binary_search_by_key(number, |(n, _)| *n)
+                .map(|i| &stored[i].1)
+                .map_err(|_| Error::InvalidPart)?;
+            if bare_etag(etag).eq_ignore_ascii_case(&hex::encode(part.md5)) {
+                Ok(part)
+            } else {
+                Err(Error::InvalidPart)
+            }
+        })
+        .collect::<Result<Vec<&PartRecord>>>()?;
+    if parts[..parts.len() - 1]
+        .iter()
+        .any(|p| p.blob.len < min_part_size)
+    {
+        return Err(Error::EntityTooSmall);
+    }
     let mut md5s = Md5::new();
-    let mut blobs = Vec::with_capacity(listed.len());
+    let mut blobs = Vec::with_capacity(parts.len());
     let mut size = 0u64;
-    for (i, (number, etag)) in listed.iter().enumerate() {
-        let part = stored
-            .binary_search_by_key(number, |(n, _)| *n)
-            .map(|i| &stored[i].1)
-            .map_err(|_| Error::InvalidPart)?;
-        if !bare_etag(etag).eq_ignore_ascii_case(&hex::encode(part.md5)) {
-            return Err(Error::InvalidPart);
-        }
-        if i + 1 < listed.len() && part.blob.len < min_part_size {
-            return Err(Error::EntityTooSmall);
-        }
+    for part in parts {
         md5s.update(part.md5);
         size += part.blob.len;
         blobs.push(part.blob);

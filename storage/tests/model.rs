@@ -538,27 +538,23 @@ async fn apply(s: &CoreStore, m: &mut Model, op: &Op) -> (Outcome, Outcome) {
             } else if list.is_empty() {
                 Err("InvalidArgument".to_string())
             } else {
-                let mut prev = 0;
-                let mut err = None;
-                for (j, (n, etag)) in list.iter().enumerate() {
-                    if *n <= prev {
-                        err = Some("InvalidPartOrder");
-                        break;
-                    }
-                    prev = *n;
-                    match u.parts.get(n) {
-                        Some(d) if md5_hex(d) == *etag => {
-                            if j + 1 < list.len() && d.len() < MIN_PART {
-                                err = Some("EntityTooSmall");
-                                break;
-                            }
-                        }
-                        _ => {
-                            err = Some("InvalidPart");
-                            break;
-                        }
-                    }
-                }
+                // S3's order of checks: the list's order, every part and its ETag, sizes.
+                let listed: Vec<Option<&Vec<u8>>> = list
+                    .iter()
+                    .map(|(n, etag)| u.parts.get(n).filter(|d| md5_hex(d) == *etag))
+                    .collect();
+                let err = if list.windows(2).any(|w| w[1].0 <= w[0].0) {
+                    Some("InvalidPartOrder")
+                } else if listed.iter().any(Option::is_none) {
+                    Some("InvalidPart")
+                } else if listed[..listed.len() - 1]
+                    .iter()
+                    .any(|d| d.is_some_and(|d| d.len() < MIN_PART))
+                {
+                    Some("EntityTooSmall")
+                } else {
+                    None
+                };
                 match err {
                     Some(e) => Err(e.to_string()),
                     None => {
