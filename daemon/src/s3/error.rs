@@ -70,6 +70,7 @@ error_codes! {
     InvalidPartNumber => 416, "The requested partnumber is not satisfiable";
     KeyTooLongError => 400, "Your key is too long";
     MalformedTrailerError => 400, "The request contained trailing data that was not well-formed or did not conform to our published schema.";
+    MalformedACLError => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxMessageLengthExceeded => 400, "Your request was too big.";
     MetadataTooLarge => 400, "Your metadata headers exceed the maximum allowed metadata size.";

@@ -108,6 +108,8 @@ impl S3Service {
             Endpoint::GetBucketVersioning { bucket } => self.get_bucket_versioning(c, &bucket),
             Endpoint::GetBucketAcl { bucket } => self.get_acl(c, &bucket, None).await,
             Endpoint::GetObjectAcl { bucket, key } => self.get_acl(c, &bucket, Some(&key)).await,
+            Endpoint::PutBucketAcl { bucket } => self.put_acl(c, &bucket, None).await,
+            Endpoint::PutObjectAcl { bucket, key } => self.put_acl(c, &bucket, Some(&key)).await,
             Endpoint::GetObjectLockConfiguration { bucket } => {
                 self.owned_bucket(c, &bucket)?;
                 Err(S3Error::code(

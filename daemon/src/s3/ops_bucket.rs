@@ -1,5 +1,5 @@
 //! Service and bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
-//! GetBucketLocation, GetBucketVersioning and the ACL reads.
+//! GetBucketLocation, GetBucketVersioning and the ACLs (read, and set to the owner's only).
 
 use cairn_http::server::Response;
 
@@ -123,4 +123,73 @@ impl S3Service {
             .close("AccessControlList");
         Ok(xml_response(w.finish("AccessControlPolicy")))
     }
+
+    /// PutBucketAcl and PutObjectAcl: Cairn keeps no ACLs, so it accepts exactly the one it
+    /// reports — the owner with FULL_CONTROL (`x-amz-acl: private`, or that grant in the
+    /// header or body, as s3cmd sends after a copy) — and answers anything that would share
+    /// access with `NotImplemented`, rather than pretend to store it.
+    pub(crate) async fn put_acl(
+        &self,
+        c: &mut Call<'_, '_>,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> Result<Response, S3Error> {
+        self.owned_bucket(c, bucket)?;
+        let payload = c.payload()?;
+        let (body, _) = read_all(c.body, payload, MAX_XML_BODY).await?;
+        if let Some(key) = key {
+            S3Service::check_version_id(c)?;
+            self.store.head_object(bucket, key).await?;
+        }
+        let owner_only = acl_is_owner_only(c, &body)?;
+        if !owner_only {
+            return Err(S3Error::code(S3ErrorCode::NotImplemented).with_message(
+                "Cairn supports only the owner's FULL_CONTROL ACL (canned ACL private); \
+                 access is shared through keys, not ACLs.",
+            ));
+        }
+        Ok(Response::new(200))
+    }
+}
+
+/// Whether a PutAcl request asks for nothing but the owner's FULL_CONTROL.
+fn acl_is_owner_only(c: &Call<'_, '_>, body: &[u8]) -> Result<bool, S3Error> {
+    let owner = &c.key.owner_id;
+    if let Some(canned) = c.header("x-amz-acl") {
+        return Ok(canned.eq_ignore_ascii_case("private") && body.is_empty());
+    }
+    let grants: Vec<(&str, &str)> = c
+        .head
+        .headers()
+        .filter(|(name, _)| name.len() > 12 && name[..12].eq_ignore_ascii_case("x-amz-grant-"))
+        .map(|(name, value)| (name, std::str::from_utf8(value).unwrap_or("")))
+        .collect();
+    if !grants.is_empty() {
+        let own = format!("id=\"{owner}\"");
+        return Ok(body.is_empty()
+            && grants.iter().all(|(name, value)| {
+                name.eq_ignore_ascii_case("x-amz-grant-full-control")
+                    && value.split(',').all(|g| g.trim() == own)
+            }));
+    }
+    if body.is_empty() {
+        // Neither a canned ACL, grants nor a body: S3 asks for one of them.
+        return Err(S3Error::code(S3ErrorCode::MalformedACLError));
+    }
+    let policy = parse_root(body, "AccessControlPolicy")
+        .map_err(|_| S3Error::code(S3ErrorCode::MalformedACLError))?;
+    let list = policy
+        .child("AccessControlList")
+        .ok_or_else(|| S3Error::code(S3ErrorCode::MalformedACLError))?;
+    let mut grants = list.children_named("Grant").peekable();
+    if grants.peek().is_none() {
+        return Ok(false);
+    }
+    Ok(grants.all(|g| {
+        g.child("Grantee")
+            .and_then(|e| e.child_text("ID"))
+            .is_some_and(|id| id.trim() == owner)
+            && g.child_text("Permission")
+                .is_some_and(|p| p.trim() == "FULL_CONTROL")
+    }))
 }

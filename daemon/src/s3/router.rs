@@ -70,6 +70,9 @@ pub enum Endpoint<'a> {
     GetBucketAcl {
         bucket: Cow<'a, str>,
     },
+    PutBucketAcl {
+        bucket: Cow<'a, str>,
+    },
     GetObjectLockConfiguration {
         bucket: Cow<'a, str>,
     },
@@ -109,6 +112,10 @@ pub enum Endpoint<'a> {
         key: Cow<'a, str>,
     },
     GetObjectAcl {
+        bucket: Cow<'a, str>,
+        key: Cow<'a, str>,
+    },
+    PutObjectAcl {
         bucket: Cow<'a, str>,
         key: Cow<'a, str>,
     },
@@ -156,6 +163,7 @@ impl Endpoint<'_> {
             Endpoint::GetBucketLocation { .. } => "GetBucketLocation",
             Endpoint::GetBucketVersioning { .. } => "GetBucketVersioning",
             Endpoint::GetBucketAcl { .. } => "GetBucketAcl",
+            Endpoint::PutBucketAcl { .. } => "PutBucketAcl",
             Endpoint::GetObjectLockConfiguration { .. } => "GetObjectLockConfiguration",
             Endpoint::ListObjects { .. } => "ListObjects",
             Endpoint::ListObjectsV2 { .. } => "ListObjectsV2",
@@ -168,6 +176,7 @@ impl Endpoint<'_> {
             Endpoint::HeadObject { .. } => "HeadObject",
             Endpoint::DeleteObject { .. } => "DeleteObject",
             Endpoint::GetObjectAcl { .. } => "GetObjectAcl",
+            Endpoint::PutObjectAcl { .. } => "PutObjectAcl",
             Endpoint::CreateMultipartUpload { .. } => "CreateMultipartUpload",
             Endpoint::UploadPart { .. } => "UploadPart",
             Endpoint::UploadPartCopy { .. } => "UploadPartCopy",
@@ -403,7 +412,7 @@ fn route_bucket<'a>(
         Method::Put if query.has("versioning") => {
             return Err(RouteError::NotImplemented("versioning"))
         }
-        Method::Put if query.has("acl") => return Err(RouteError::NotImplemented("acl")),
+        Method::Put if query.has("acl") => Endpoint::PutBucketAcl { bucket },
         Method::Put if query.has("object-lock") => {
             return Err(RouteError::NotImplemented("object-lock"))
         }
@@ -444,7 +453,7 @@ fn route_object<'a>(
                 }
             }
         }
-        (Method::Put, None) if query.has("acl") => return Err(RouteError::NotImplemented("acl")),
+        (Method::Put, None) if query.has("acl") => Endpoint::PutObjectAcl { bucket, key },
         (Method::Put, None) if input.copy_source => Endpoint::CopyObject { bucket, key },
         (Method::Put, None) => Endpoint::PutObject { bucket, key },
         (Method::Get, Some(upload_id)) => Endpoint::ListParts {
@@ -541,6 +550,19 @@ mod tests {
                 Get,
                 "/bkt?acl",
                 Ok(Endpoint::GetBucketAcl { bucket: b("bkt") }),
+            ),
+            (
+                Put,
+                "/bkt?acl",
+                Ok(Endpoint::PutBucketAcl { bucket: b("bkt") }),
+            ),
+            (
+                Put,
+                "/bkt/k?acl",
+                Ok(Endpoint::PutObjectAcl {
+                    bucket: b("bkt"),
+                    key: b("k"),
+                }),
             ),
             (
                 Get,

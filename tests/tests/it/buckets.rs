@@ -164,6 +164,74 @@ async fn probes_that_tools_send_succeed() {
     );
     assert_eq!(status, 404);
 
+    // Setting the ACL Cairn reports is accepted (s3cmd does after copies); sharing is refused.
+    use aws_sdk_s3::types::{
+        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, Owner, Type,
+    };
+    c.put_bucket_acl()
+        .bucket(&bucket)
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    let own_grant = |id: &str| {
+        Grant::builder()
+            .grantee(
+                Grantee::builder()
+                    .r#type(Type::CanonicalUser)
+                    .id(id)
+                    .build()
+                    .unwrap(),
+            )
+            .permission(Permission::FullControl)
+            .build()
+    };
+    c.put_object_acl()
+        .bucket(&bucket)
+        .key("a")
+        .access_control_policy(
+            AccessControlPolicy::builder()
+                .owner(Owner::builder().id(&owner).build())
+                .grants(own_grant(&owner))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = s3_error(
+        c.put_object_acl()
+            .bucket(&bucket)
+            .key("a")
+            .acl(ObjectCannedAcl::PublicRead)
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (501, "NotImplemented"));
+    let (status, code) = s3_error(
+        c.put_object_acl()
+            .bucket(&bucket)
+            .key("a")
+            .access_control_policy(
+                AccessControlPolicy::builder()
+                    .owner(Owner::builder().id(&owner).build())
+                    .grants(own_grant(&owner))
+                    .grants(own_grant("someone-else"))
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!((status, code.as_str()), (501, "NotImplemented"));
+    let (status, _) = s3_error(
+        c.put_object_acl()
+            .bucket(&bucket)
+            .key("missing")
+            .acl(ObjectCannedAcl::Private)
+            .send()
+            .await,
+    );
+    assert_eq!(status, 404);
+
     let (status, code) = s3_error(
         c.get_object_lock_configuration()
             .bucket(&bucket)
