@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +15,7 @@ use glommio::io::Directory;
 use crate::blob::BlobDir;
 use crate::commit::{GroupCommit, Health};
 use crate::error::{Error, Result};
+use crate::flusher::MetaFlusher;
 use crate::meta::{bucket_key, MetaStore, SledStore};
 use crate::record::{BucketRecord, BucketState};
 use crate::recovery::{self, RecoveryReport};
@@ -30,8 +31,6 @@ pub const DEFAULT_SHARDS_PER_BUCKET: u16 = 16;
 pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
 /// Default size of sled's page cache.
 pub const DEFAULT_META_CACHE_BYTES: u64 = 256 << 20;
-/// How often a read waiting for an in-flight flush looks again.
-const READ_BARRIER_POLL: Duration = Duration::from_micros(50);
 /// Capacity of each cross-core channel.
 const MESH_CAPACITY: usize = 1024;
 
@@ -95,10 +94,8 @@ pub(crate) struct Shared {
     recovery: RecoveryReport,
     /// Which cores have attached.
     attached: Vec<AtomicBool>,
-    /// Per owner core: durable mutations applied to the store so far.
-    applied: Vec<AtomicU64>,
-    /// Per owner core: how many of those a completed flush has made durable.
-    durable: Vec<AtomicU64>,
+    /// Group-commits the metadata store for all cores.
+    pub(crate) flusher: MetaFlusher,
 }
 
 impl std::fmt::Debug for Shared {
@@ -138,18 +135,19 @@ impl Engine {
             vec![None]
         };
         let cores = config.cores;
+        let health = Health::default();
+        let flusher = MetaFlusher::start(meta.clone(), cores, health.clone())?;
         Ok(Engine {
             shared: Arc::new(Shared {
                 config,
                 meta,
                 blobs,
-                health: Health::default(),
+                health,
                 meshes: Mutex::new(meshes),
                 peer_of_core: Mutex::new(vec![None; cores]),
                 recovery,
                 attached: (0..cores).map(|_| AtomicBool::new(false)).collect(),
-                applied: (0..cores).map(|_| AtomicU64::new(0)).collect(),
-                durable: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+                flusher,
             }),
         })
     }
@@ -227,7 +225,6 @@ impl Engine {
             next_request: Cell::new(0),
             dir,
             dir_sync: GroupCommit::default(),
-            meta_flush: GroupCommit::default(),
         });
         let store = CoreStore { inner };
         if let Some(receivers) = receivers {
@@ -255,7 +252,6 @@ pub(crate) struct CoreInner {
     next_request: Cell<u64>,
     dir: Directory,
     dir_sync: GroupCommit,
-    meta_flush: GroupCommit,
 }
 
 /// One core's view of the engine. Cheap to clone; not `Send` (it lives on its executor).
@@ -394,59 +390,35 @@ impl CoreStore {
         res.map_err(|e| Error::Poisoned(e.to_string()))
     }
 
-    /// Flushes the metadata store (group commit); a failure poisons the engine.
+    /// Waits for a metadata flush that starts after this call (group commit across all
+    /// cores); a failure poisons the engine.
     pub(crate) async fn flush_meta(&self) -> Result<()> {
-        let shared = self.inner.engine.shared.clone();
-        let core = self.inner.core;
-        let res = self
-            .inner
-            .meta_flush
-            .sync(|| {
-                let shared = shared.clone();
-                async move {
-                    // Everything this owner applied before the flush starts is in it.
-                    let applied = shared.applied[core].load(Ordering::SeqCst);
-                    shared.meta.flush().await?;
-                    shared.durable[core].fetch_max(applied, Ordering::SeqCst);
-                    Ok(())
-                }
-            })
-            .await;
-        if let Err(e) = &res {
-            self.shared()
-                .health
-                .poison(format!("metadata flush failed: {e}"));
-            return Err(Error::Poisoned(e.to_string()));
-        }
-        Ok(())
+        self.shared().flusher.flush().await
     }
 
-    /// Counts a mutation this owner just applied (before its flush).
-    pub(crate) fn note_applied(&self) {
-        self.shared().applied[self.inner.core].fetch_add(1, Ordering::SeqCst);
+    /// Counts a mutation this owner is about to apply (readers may see it from now on).
+    pub(crate) fn begin_apply(&self) {
+        self.shared().flusher.progress.begin(self.inner.core);
     }
 
-    /// Call after reading the store and before answering: waits until every mutation applied
-    /// before now is durable, so a reader never sees a write that a crash could still undo.
-    /// Costs two atomic loads per core when no write is in flight.
+    /// Counts a mutation this owner has applied (the next flush makes it durable).
+    pub(crate) fn finish_apply(&self) {
+        self.shared().flusher.progress.finish(self.inner.core);
+    }
+
+    /// Call after reading the store and before answering: waits until every mutation that was
+    /// begun before now is durable, so a reader never sees a write that a crash could still
+    /// undo. Costs an atomic load per core when no write is in flight; otherwise it joins the
+    /// next group commit. A poisoned engine answers no read.
     pub(crate) async fn read_barrier(&self) -> Result<()> {
         let shared = self.shared();
-        let wanted: Vec<u64> = shared
-            .applied
-            .iter()
-            .map(|a| a.load(Ordering::SeqCst))
-            .collect();
-        loop {
-            let durable = wanted
-                .iter()
-                .zip(&shared.durable)
-                .all(|(w, d)| d.load(Ordering::SeqCst) >= *w);
-            if durable {
-                return Ok(());
-            }
-            shared.health.check()?;
-            glommio::timer::sleep(READ_BARRIER_POLL).await;
+        shared.health.check()?;
+        let progress = &shared.flusher.progress;
+        let wanted = progress.begun_now();
+        while !progress.is_durable(&wanted) {
+            shared.flusher.flush().await?;
         }
+        Ok(())
     }
 
     /// Reads a bucket record by name.

@@ -10,6 +10,7 @@ mod bucket;
 mod commit;
 mod engine;
 mod error;
+mod flusher;
 mod list;
 mod meta;
 mod multipart;
@@ -27,7 +28,7 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};
-pub use meta::{Change, FlushFuture, MetaStore, RangeIter, SledStore};
+pub use meta::{Change, MetaStore, RangeIter, SledStore};
 pub use multipart::{CompleteOptions, PartInfo, PartOptions, PartsPage, MAX_PART_NUMBER};
 pub use object::{
     BodyChecksum, ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN,

@@ -1,9 +1,11 @@
 //! The metadata store: the `MetaStore` trait, its sled implementation, and the key encoding
 //! that makes the store's byte order S3's listing order (UTF-8 binary) within a shard.
 
-use std::future::Future;
-use std::path::Path;
-use std::pin::Pin;
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -24,16 +26,14 @@ pub enum Family {
 /// One change of an atomic batch: `None` removes the key.
 pub type Change = (Vec<u8>, Option<Vec<u8>>);
 
-/// A boxed future of the store's flush.
-pub type FlushFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
-
 /// Iterator over `(key, value)` pairs in key order.
 pub type RangeIter = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>>;
 
 /// The ordered key-value store the engine keeps its metadata in.
 ///
-/// Writes are applied in batches that are atomic (all or none after a crash); `flush` makes every
-/// batch applied before it durable. Reads may happen from any thread.
+/// Writes are applied in batches that are atomic (all or none after a crash); `flush` and the
+/// `sync` after it make every batch applied before the flush durable. Reads may happen from any
+/// thread; `flush` and `sync` run on the engine's flusher threads and may block.
 pub trait MetaStore: Send + Sync + 'static {
     /// Reads one key.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -41,8 +41,15 @@ pub trait MetaStore: Send + Sync + 'static {
     fn apply(&self, changes: Vec<Change>) -> Result<()>;
     /// Iterates the keys in `[start, end)`, in byte order.
     fn range(&self, start: &[u8], end: &[u8]) -> RangeIter;
-    /// Makes every applied batch durable.
-    fn flush(&self) -> FlushFuture<'_>;
+    /// Writes out every batch applied before the call (blocking); once the `sync` that follows
+    /// it returns, they are durable.
+    fn flush(&self) -> Result<()>;
+    /// Makes what earlier `flush` calls wrote durable (blocking). Runs on another thread than
+    /// `flush`, possibly while the next `flush` is writing. A store whose `flush` is durable on
+    /// its own keeps the default.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
     /// A unique, monotonically increasing id (across restarts).
     fn generate_id(&self) -> Result<u64>;
     /// Bytes the store occupies on disk.
@@ -50,9 +57,30 @@ pub trait MetaStore: Send + Sync + 'static {
 }
 
 /// [`MetaStore`] on a sled database (one tree; the family byte separates record kinds).
+///
+/// sled 0.34's own flush writes its log with `sync_file_range`, which neither flushes the disk's
+/// write cache nor persists the file's size, and it writes messages too large for a log segment
+/// (over ~128 KiB: a big record, or a leaf node of large values) to files under `blobs/` that it
+/// never syncs. We complete the job: `flush` also syncs sled's new blob files and their
+/// directory, and `sync` `fdatasync`s the log, so "durable" survives a power cut, not only a
+/// crash of the process.
 #[derive(Debug, Clone)]
 pub struct SledStore {
     db: sled::Db,
+    durability: Arc<SledDurability>,
+}
+
+/// What `SledStore` syncs besides sled's own flush.
+#[derive(Debug)]
+struct SledDurability {
+    log: File,
+    blob_dir: PathBuf,
+    /// sled blob files already synced (pruned of those sled has since removed).
+    synced_blobs: Mutex<HashSet<OsString>>,
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl SledStore {
@@ -64,7 +92,52 @@ impl SledStore {
             // We flush explicitly (group commit); no background flush timer is needed.
             .flush_every_ms(None)
             .open()?;
-        Ok(SledStore { db })
+        let blob_dir = dir.join("blobs");
+        std::fs::create_dir_all(&blob_dir)?;
+        // The files sled created, and the directories themselves, must outlive a power cut.
+        sync_dir(&blob_dir)?;
+        sync_dir(dir)?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        let durability = SledDurability {
+            log: File::open(dir.join("db"))?,
+            blob_dir,
+            synced_blobs: Mutex::new(HashSet::new()),
+        };
+        let store = SledStore {
+            db,
+            durability: Arc::new(durability),
+        };
+        // Blob files left by an earlier run count as new once.
+        store.sync_sled_blobs()?;
+        Ok(store)
+    }
+
+    /// Syncs the sled blob files written since the last call, then their directory.
+    fn sync_sled_blobs(&self) -> Result<()> {
+        let d = &self.durability;
+        let mut synced = d.synced_blobs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut present = HashSet::new();
+        let mut new = false;
+        for entry in std::fs::read_dir(&d.blob_dir)? {
+            let name = entry?.file_name();
+            if !synced.contains(&name) {
+                match File::open(d.blob_dir.join(&name)) {
+                    Ok(f) => f.sync_data()?,
+                    // Removed by sled's garbage collection meanwhile.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                new = true;
+            }
+            present.insert(name);
+        }
+        if new {
+            sync_dir(&d.blob_dir)?;
+        }
+        *synced = present;
+        Ok(())
     }
 }
 
@@ -73,7 +146,20 @@ impl MetaStore for SledStore {
         Ok(self.db.get(key)?.map(|v| v.to_vec()))
     }
 
-    fn apply(&self, changes: Vec<Change>) -> Result<()> {
+    fn apply(&self, mut changes: Vec<Change>) -> Result<()> {
+        // A single change is atomic on its own. sled's batches (and transactions) take a
+        // process-wide exclusive lock that waits for any flush in progress, blocking the
+        // owner core's thread for the flush's duration; single inserts share that lock with
+        // flushes. So only true multi-key changes (multipart completion and abort) pay it.
+        if changes.len() == 1 {
+            if let Some((key, value)) = changes.pop() {
+                match value {
+                    Some(v) => self.db.insert(key, v)?,
+                    None => self.db.remove(key)?,
+                };
+            }
+            return Ok(());
+        }
         let mut batch = sled::Batch::default();
         for (key, value) in changes {
             match value {
@@ -91,11 +177,14 @@ impl MetaStore for SledStore {
         }))
     }
 
-    fn flush(&self) -> FlushFuture<'_> {
-        Box::pin(async move {
-            self.db.flush_async().await?;
-            Ok(())
-        })
+    fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        self.sync_sled_blobs()
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.durability.log.sync_data()?;
+        Ok(())
     }
 
     fn generate_id(&self) -> Result<u64> {

@@ -145,13 +145,17 @@ pub(crate) async fn owner_loop(store: Weak<CoreInner>, queue: LocalReceiver<Owne
             })
         } else {
             match store.shared().health.check() {
-                Ok(()) => apply(&store, op),
+                Ok(()) => {
+                    // Counted around the apply so readers and the flusher know what they may
+                    // have seen and what a flush covers.
+                    store.begin_apply();
+                    let applied = apply(&store, op);
+                    store.finish_apply();
+                    applied
+                }
                 Err(e) => Err(e),
             }
         };
-        if matches!(&applied, Ok(a) if a.durable) {
-            store.note_applied();
-        }
         let store = store.clone();
         glommio::spawn_local(async move {
             let result = match applied {

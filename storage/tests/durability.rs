@@ -31,17 +31,19 @@ impl MetaStore for Controlled {
     fn range(&self, start: &[u8], end: &[u8]) -> cairn_storage::RangeIter {
         self.inner.range(start, end)
     }
-    fn flush(&self) -> cairn_storage::FlushFuture<'_> {
-        Box::pin(async move {
-            while self.hold.load(Ordering::SeqCst) {
-                self.held.store(true, Ordering::SeqCst);
-                glommio::timer::sleep(Duration::from_millis(1)).await;
-            }
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(Error::Io(std::io::Error::other("injected: EIO on flush")));
-            }
-            self.inner.flush().await
-        })
+    fn flush(&self) -> cairn_storage::Result<()> {
+        // Runs on the engine's flusher thread: blocking here holds every core's commits.
+        while self.hold.load(Ordering::SeqCst) {
+            self.held.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::Io(std::io::Error::other("injected: EIO on flush")));
+        }
+        self.inner.flush()
+    }
+    fn sync(&self) -> cairn_storage::Result<()> {
+        self.inner.sync()
     }
     fn generate_id(&self) -> cairn_storage::Result<u64> {
         self.inner.generate_id()
