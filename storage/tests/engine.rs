@@ -87,7 +87,9 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
     run(&engine, move |s| async move {
         s.create_bucket("bkt", "me").await.unwrap();
         let small = b"hello world".to_vec();
-        let big: Vec<u8> = (0..1_000_003u32).map(|i| (i * 31 % 251) as u8).collect();
+        // Past 4 MiB, so the writer's 64 KiB, 256 KiB and 1 MiB buffers (and an unaligned
+        // tail) are all in it.
+        let big: Vec<u8> = (0..6_291_459u32).map(|i| (i * 31 % 251) as u8).collect();
         let meta = ObjectMeta {
             content_type: Some("text/plain".into()),
             cache_control: Some("no-cache".into()),
@@ -128,6 +130,10 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
             (ByteRange::From(999_000), 999_000..big.len()),
             (ByteRange::Suffix(10), big.len() - 10..big.len()),
             (ByteRange::FromTo(262_000, 600_000), 262_000..600_001),
+            (
+                ByteRange::FromTo(4_000_000, 5_300_000),
+                4_000_000..5_300_001,
+            ),
         ] {
             let mut got = s.get_object("bkt", "big", Some(range)).await.unwrap();
             assert_eq!(got.range, (want.start as u64, want.end as u64));
