@@ -50,6 +50,8 @@ pub struct ObjectWriter {
     target: WriteTarget,
     digests: Digests,
     md5: Md5,
+    /// Off only in benchmarks that isolate IO (`skip_md5_for_benchmark`).
+    hash_md5: bool,
     size: u64,
     inline: Vec<u8>,
     inline_limit: usize,
@@ -75,6 +77,7 @@ impl ObjectWriter {
             target,
             digests,
             md5: Md5::new(),
+            hash_md5: true,
             size: 0,
             inline: Vec::new(),
             inline_limit,
@@ -109,7 +112,9 @@ impl ObjectWriter {
     }
 
     async fn write_inner(&mut self, data: &[u8]) -> Result<()> {
-        self.md5.update(data);
+        if self.hash_md5 {
+            self.md5.update(data);
+        }
         if let Some(c) = self.digests.checksum.as_mut() {
             c.update(data);
         }
@@ -141,6 +146,14 @@ impl ObjectWriter {
             Some(blob) => blob.write(data).await,
             None => Err(Error::Unavailable),
         }
+    }
+
+    /// Benchmarks only (feature `bench`, never enabled by `cairnd`): stop hashing the body, to
+    /// measure the IO path alone. The stored ETag is then meaningless (the MD5 of nothing).
+    #[cfg(feature = "bench")]
+    #[doc(hidden)]
+    pub fn skip_md5_for_benchmark(&mut self) {
+        self.hash_md5 = false;
     }
 
     /// Records a checksum of the body that the caller verified itself (as `(algorithm,
