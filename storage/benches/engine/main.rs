@@ -99,12 +99,20 @@ impl Summary {
     }
 }
 
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}x", a / b)
-    } else {
-        "-".into()
-    }
+/// The median of the per-round ratios `a[i] / b[i]`: each pairs two measurements taken one
+/// right after the other, so the machine's drift between rounds cancels.
+fn paired(a: &[f64], b: &[f64]) -> f64 {
+    let r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, b)| **b > 0.0)
+        .map(|(a, b)| a / b)
+        .collect();
+    median(&r)
+}
+
+fn times(r: f64) -> String {
+    format!("{r:.2}x")
 }
 
 /// (a) Durable 4 KiB PUTs at 64 writers vs fio 4 KiB write+fdatasync at 64 jobs.
@@ -166,16 +174,16 @@ fn small(s: &Settings, fio_dir: &Path, sum: &mut Summary) {
         );
         theirs.push(f.write_iops);
     }
-    let (a, b) = (median(&ours), median(&theirs));
+    let (a, b, r) = (median(&ours), median(&theirs), paired(&ours, &theirs));
     println!(
-        "median: cairn {a:.0} PUTs/s, fio {b:.0} IOPS: {}",
-        ratio(a, b)
+        "median: cairn {a:.0} PUTs/s, fio {b:.0} IOPS; median of per-round ratios {}",
+        times(r)
     );
     sum.add(
         "(a) 4 KiB durable PUTs, 64 writers",
         format!("{a:.0}/s"),
         format!("{b:.0} IOPS (fio 4 KiB write+fdatasync, 64 jobs)"),
-        ratio(a, b),
+        times(r),
     );
 }
 
@@ -251,29 +259,31 @@ fn large(s: &Settings, fio_dir: &Path, sum: &mut Summary) {
         median(&theirs),
         median(&md5),
     );
+    let (rw, rwo) = (paired(&with, &theirs), paired(&without, &theirs));
+    let rm = paired(&with, &md5.iter().map(|m| 2.0 * m).collect::<Vec<_>>());
     println!(
-        "median: with MD5 {w:.0} MiB/s ({}), without {wo:.0} MiB/s ({}), fio {f:.0} MiB/s, MD5 alone {m:.0} MiB/s",
-        ratio(w, f),
-        ratio(wo, f)
+        "median: with MD5 {w:.0} MiB/s ({}), without {wo:.0} MiB/s ({}), fio {f:.0} MiB/s, MD5 alone {m:.0} MiB/s (ratios: medians of per-round ratios)",
+        times(rw),
+        times(rwo)
     );
     let fio_ref = format!("{f:.0} MiB/s (fio O_DIRECT 1 MiB, iodepth 4, 2 jobs)");
     sum.add(
         "(b) 64 MiB PUT, MD5 excluded, one stream per core",
         format!("{wo:.0} MiB/s"),
         fio_ref.clone(),
-        ratio(wo, f),
+        times(rwo),
     );
     sum.add(
         "(b) 64 MiB PUT, MD5 included",
         format!("{w:.0} MiB/s"),
         fio_ref,
-        ratio(w, f),
+        times(rw),
     );
     sum.add(
         "MD5 alone, one core",
         format!("{m:.0} MiB/s"),
-        format!("{:.0} MiB/s (2 cores)", 2.0 * m),
-        ratio(w, 2.0 * m),
+        format!("{:.0} MiB/s (2 cores: PUT with MD5 over this)", 2.0 * m),
+        times(rm),
     );
 }
 
@@ -349,23 +359,24 @@ fn read(s: &Settings, fio_dir: &Path, sum: &mut Summary) {
         theirs.push(f.read_mib_s);
     }
     let (l, m, f) = (median(&large_r), median(&mid_r), median(&theirs));
+    let (rl, rm) = (paired(&large_r, &theirs), paired(&mid_r, &theirs));
     println!(
-        "median: 64 MiB GET {l:.0} MiB/s ({}), 1 MiB GET {m:.0} MiB/s ({}), fio {f:.0} MiB/s",
-        ratio(l, f),
-        ratio(m, f)
+        "median: 64 MiB GET {l:.0} MiB/s ({}), 1 MiB GET {m:.0} MiB/s ({}), fio {f:.0} MiB/s (ratios: medians of per-round ratios)",
+        times(rl),
+        times(rm)
     );
     let fio_ref = format!("{f:.0} MiB/s (fio O_DIRECT 1 MiB read, iodepth 4, 2 jobs)");
     sum.add(
         "(c) 64 MiB GET, one stream per core",
         format!("{l:.0} MiB/s"),
         fio_ref.clone(),
-        ratio(l, f),
+        times(rl),
     );
     sum.add(
         "(c) 1 MiB GETs, sequential, one stream per core",
         format!("{m:.0} MiB/s"),
         fio_ref,
-        ratio(m, f),
+        times(rm),
     );
 }
 
@@ -579,17 +590,19 @@ fn inline(s: &Settings, sum: &mut Summary) {
             }
         }
     }
-    println!("median | size | inline PUTs/s | blob PUTs/s | PUT inline/blob | inline GETs/s | blob GETs/s | GET inline/blob | disk/object inline | blob");
+    println!("medians (ratios: of per-round ratios) | size | inline PUTs/s | blob PUTs/s | PUT inline/blob | inline GETs/s | blob GETs/s | GET inline/blob | disk/object inline | blob");
     for (i, kib) in SWEEP_KIB.iter().enumerate() {
         let m = |v: usize, f: fn(&(f64, f64, f64)) -> f64| {
             median(&all[v][i].iter().map(f).collect::<Vec<_>>())
         };
         let (ip, bp) = (m(0, |r| r.0), m(1, |r| r.0));
         let (ig, bg) = (m(0, |r| r.1), m(1, |r| r.1));
+        let pick =
+            |v: usize, f: fn(&(f64, f64, f64)) -> f64| all[v][i].iter().map(f).collect::<Vec<_>>();
         let line = format!(
             "| {kib} KiB | {ip:.0} | {bp:.0} | {} | {ig:.0} | {bg:.0} | {} | {:.0} | {:.0} |",
-            ratio(ip, bp),
-            ratio(ig, bg),
+            times(paired(&pick(0, |r| r.0), &pick(1, |r| r.0))),
+            times(paired(&pick(0, |r| r.1), &pick(1, |r| r.1))),
             m(0, |r| r.2),
             m(1, |r| r.2)
         );
