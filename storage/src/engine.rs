@@ -22,11 +22,12 @@ use crate::recovery::{self, RecoveryReport};
 use crate::shard::{Msg, Op, OwnerQueue, Reply, Responder};
 
 /// Default size up to which objects are stored inline in their metadata record. Measured (the
-/// bench's inline sweep, storage README): inline PUTs are 4.6x / 2.1x / 1.6x a blob's at 1 / 2 /
-/// 4 KiB, even at 8 KiB (while taking twice the disk), and 0.15x from 16 KiB, where sled's leaf
-/// nodes (17 records) outgrow its ~128 KiB log message and go to separate files. 4 KiB of body
-/// plus a key and metadata keeps a leaf under that.
-pub const DEFAULT_INLINE_THRESHOLD: usize = 4 << 10;
+/// bench's inline sweep, storage README; medians of per-round ratios in three runs): inline
+/// PUTs are 2.1x a blob's at 4 KiB and 1.5-1.7x at 8 KiB, but 0.4-0.7x from 16 KiB, where
+/// sled's leaf nodes (17 records) far outgrow its ~128 KiB log message and go to separate files
+/// that each flush must sync. Inline GETs are 5-10x faster at every size; inline bodies take
+/// about twice their size on disk (sled's log) at 4 and 8 KiB alike.
+pub const DEFAULT_INLINE_THRESHOLD: usize = 8 << 10;
 /// S3's minimum size of every part but the last.
 pub const DEFAULT_MIN_PART_SIZE: u64 = 5 << 20;
 /// Default shards per bucket index.
