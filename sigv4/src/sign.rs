@@ -235,6 +235,14 @@ impl AwsChunkedEncoder {
     }
 
     fn chunk_inner(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.head_inner(data, None, out);
+        if !data.is_empty() {
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    fn head_inner(&mut self, data: &[u8], sha256_hex: Option<&[u8; 64]>, out: &mut Vec<u8>) {
         let size = if self.uppercase_sizes {
             format!("{:X}", data.len())
         } else {
@@ -242,19 +250,28 @@ impl AwsChunkedEncoder {
         };
         out.extend_from_slice(size.as_bytes());
         if let Some((ctx, prev)) = &mut self.signing {
-            let hash = canonical::sha256_hex(data);
-            let sig = ctx.chunk_signature(prev, hash.as_bytes());
+            let sig = match sha256_hex {
+                Some(hash) => ctx.chunk_signature(prev, hash),
+                None => ctx.chunk_signature(prev, canonical::sha256_hex(data).as_bytes()),
+            };
             *prev = sig.to_hex();
             out.extend_from_slice(b";chunk-signature=");
             out.extend_from_slice(prev);
         }
         out.extend_from_slice(b"\r\n");
-        if !data.is_empty() {
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        }
         if let Some(h) = &mut self.checksum {
             h.update(data);
+        }
+    }
+
+    /// Appends only the metadata line of a chunk of `data` (`size[;chunk-signature=…]\r\n`)
+    /// and feeds the trailer checksum; the caller sends `data` itself and then `\r\n`, so a
+    /// large body goes out without being copied. `sha256_hex` is the data's lower-case hex
+    /// SHA-256 if the caller already knows it (signed chunks hash the data otherwise).
+    /// Empty data is ignored, as in [`AwsChunkedEncoder::chunk`].
+    pub fn chunk_head(&mut self, data: &[u8], sha256_hex: Option<&[u8; 64]>, out: &mut Vec<u8>) {
+        if !data.is_empty() {
+            self.head_inner(data, sha256_hex, out);
         }
     }
 
@@ -300,10 +317,129 @@ impl AwsChunkedEncoder {
 /// The `Authorization` value of a SigV2 request (path-style; the caller sets `x-amz-date` or
 /// `Date`).
 pub fn sign_v2(parts: &RequestParts<'_>, creds: &Credentials) -> String {
-    let sts = crate::sigv2::string_to_sign(parts, None);
+    sign_v2_for_bucket(parts, None, creds)
+}
+
+/// [`sign_v2`] for a virtual-hosted-style request, whose bucket is in `Host` rather than in
+/// the path: SigV2 puts it in the canonical resource.
+pub fn sign_v2_for_bucket(
+    parts: &RequestParts<'_>,
+    bucket: Option<&str>,
+    creds: &Credentials,
+) -> String {
+    let sts = crate::sigv2::string_to_sign(parts, bucket);
     format!(
         "AWS {}:{}",
         creds.access_key_id,
         crate::sigv2::signature(&creds.secret, &sts)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse_auth, verify, AuthScheme, Policy, SigningKeyCache};
+
+    fn encoders(
+        creds: &Credentials,
+        trailer: Option<ChecksumAlgorithm>,
+    ) -> Vec<(AwsChunkedEncoder, AwsChunkedEncoder)> {
+        let h = [("host", "localhost")];
+        let parts = RequestParts {
+            method: "PUT",
+            path: "/b/k",
+            query: "",
+            headers: &h,
+        };
+        let s = sign_v4_header(
+            &parts,
+            creds,
+            "us-east-1",
+            1_700_000_000,
+            SignPayload::StreamingSigned,
+        );
+        let signed = || AwsChunkedEncoder::signed(s.chunk_context.clone(), s.signature, trailer);
+        vec![
+            (signed(), signed()),
+            (
+                AwsChunkedEncoder::unsigned(trailer),
+                AwsChunkedEncoder::unsigned(trailer),
+            ),
+        ]
+    }
+
+    #[test]
+    fn chunk_heads_with_the_data_sent_apart_equal_whole_chunks() {
+        let creds = Credentials::new("AKID", "secret");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for trailer in [None, Some(ChecksumAlgorithm::Crc32)] {
+            for (whole, mut framed) in encoders(&creds, trailer) {
+                let expected = whole.encode(&data, 65536);
+                let mut out = Vec::new();
+                for (i, c) in data.chunks(65536).enumerate() {
+                    // Every other chunk comes with its hash precomputed.
+                    let hash: [u8; 64] = canonical::sha256_hex(c).as_bytes().try_into().unwrap();
+                    framed.chunk_head(c, (i % 2 == 0).then_some(&hash), &mut out);
+                    out.extend_from_slice(c);
+                    out.extend_from_slice(b"\r\n");
+                }
+                framed.finish(&mut out);
+                assert_eq!(out, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_precomputed_hash_changes_the_signature() {
+        let creds = Credentials::new("AKID", "secret");
+        let (mut a, mut b) = encoders(&creds, None).remove(0);
+        let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+        a.chunk_head(b"data", None, &mut out_a);
+        b.chunk_head(b"data", Some(&[b'0'; 64]), &mut out_b);
+        assert_ne!(out_a, out_b);
+    }
+
+    #[test]
+    fn sigv2_for_a_virtual_hosted_bucket_verifies() {
+        let creds = Credentials::new("AKID", "secret");
+        let h = [
+            ("Host", "photos.s3.example.com"),
+            ("x-amz-date", "20240301T120000Z"),
+        ];
+        let parts = RequestParts {
+            method: "GET",
+            path: "/cat.jpg",
+            query: "",
+            headers: &h,
+        };
+        let policy = Policy {
+            virtual_host_domains: vec!["s3.example.com".into()],
+            ..Policy::default()
+        };
+        let now = crate::time::parse_amz_date("20240301T120000Z").unwrap();
+        for (authz, ok) in [
+            (sign_v2_for_bucket(&parts, Some("photos"), &creds), true),
+            (sign_v2(&parts, &creds), false),
+        ] {
+            let mut all = h.to_vec();
+            all.push(("Authorization", &authz));
+            let parts = RequestParts {
+                headers: &all,
+                ..parts
+            };
+            let auth = parse_auth(&parts).unwrap();
+            let result = verify(
+                &auth,
+                &parts,
+                &creds.secret,
+                now,
+                &policy,
+                &mut SigningKeyCache::default(),
+            );
+            assert_eq!(result.is_ok(), ok, "{authz}");
+            if let Ok(v) = result {
+                assert_eq!(v.scheme, AuthScheme::V2Header);
+            }
+        }
+    }
 }
