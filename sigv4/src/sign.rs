@@ -283,6 +283,35 @@ impl AwsChunkedEncoder {
         }
     }
 
+    /// The length of the encoded form of `data_len` bytes in chunks of `chunk_size` (the
+    /// last may be shorter), trailer included: what `Content-Length` says when the body is
+    /// sent piece by piece with [`AwsChunkedEncoder::chunk_head`].
+    pub fn encoded_len(&self, data_len: u64, chunk_size: usize) -> u64 {
+        let chunk_size = chunk_size.max(1) as u64;
+        let signature = if self.signing.is_some() {
+            (";chunk-signature=".len() + 64) as u64
+        } else {
+            0
+        };
+        let hex_digits = |n: u64| u64::from((64 - n.leading_zeros()).div_ceil(4).max(1));
+        let head = |n: u64| hex_digits(n) + signature + 2;
+        let mut total = data_len / chunk_size * (head(chunk_size) + chunk_size + 2);
+        let rest = data_len % chunk_size;
+        if rest > 0 {
+            total += head(rest) + rest + 2;
+        }
+        total += head(0);
+        if let Some(h) = &self.checksum {
+            let algorithm = h.algorithm();
+            let value_len = algorithm.digest_len().div_ceil(3) * 4;
+            total += (algorithm.header_name().len() + 1 + value_len + 2) as u64;
+            if self.signing.is_some() {
+                total += ("x-amz-trailer-signature:".len() + 64 + 2) as u64;
+            }
+        }
+        total + 2
+    }
+
     /// Appends the zero-size chunk, the trailer (checksum, and its signature when signed) and
     /// the final empty line.
     pub fn finish(mut self, out: &mut Vec<u8>) {
@@ -385,6 +414,34 @@ mod tests {
                 }
                 framed.finish(&mut out);
                 assert_eq!(out, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn encoded_lengths_are_exact() {
+        let creds = Credentials::new("AKID", "secret");
+        let data = vec![7u8; 300_000];
+        for trailer in [
+            None,
+            Some(ChecksumAlgorithm::Crc32),
+            Some(ChecksumAlgorithm::Crc64Nvme),
+            Some(ChecksumAlgorithm::Sha256),
+        ] {
+            for (enc, _) in encoders(&creds, trailer) {
+                for (len, chunk) in [(0, 65536), (1, 65536), (65536, 65536), (300_000, 65536)]
+                    .into_iter()
+                    .chain([(300_000, 4096), (17, 16), (300_000, 1 << 20)])
+                {
+                    let expected = enc.encoded_len(len as u64, chunk);
+                    let (e, _) =
+                        encoders(&creds, trailer).remove(usize::from(enc.signing.is_none()));
+                    assert_eq!(
+                        e.encode(&data[..len], chunk).len() as u64,
+                        expected,
+                        "len {len} chunk {chunk} trailer {trailer:?}"
+                    );
+                }
             }
         }
     }
