@@ -1,0 +1,85 @@
+//! The few things asked of the operating system: CPU time of this process (getrusage) and
+//! of another (`/proc/PID/stat`), and the open-files limit.
+
+use std::time::Duration;
+
+fn timeval(tv: libc::timeval) -> Duration {
+    Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+}
+
+/// User plus system CPU time of this process so far.
+pub fn self_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own; RUSAGE_SELF is a valid selector.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+}
+
+/// User and system CPU time of process `pid` (all its threads), from `/proc/PID/stat`.
+pub fn process_cpu_split(pid: u32) -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: fields after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
+    Some((
+        Duration::from_secs_f64(utime as f64 / ticks),
+        Duration::from_secs_f64(stime as f64 / ticks),
+    ))
+}
+
+/// User plus system CPU time of process `pid`.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    process_cpu_split(pid).map(|(u, s)| u + s)
+}
+
+/// Raises the soft open-files limit to the hard limit and returns the limit now in force.
+pub fn raise_nofile_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit struct we own; the resource is a constant.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard
+        // limit is always permitted.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return raised.rlim_cur;
+        }
+    }
+    limit.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_of_this_process_is_read_both_ways() {
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(30) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(self_cpu() >= Duration::from_millis(20));
+        let own = process_cpu(std::process::id()).expect("/proc/self/stat");
+        assert!(own >= Duration::from_millis(10), "{own:?}");
+        assert!(process_cpu(u32::MAX).is_none());
+    }
+}

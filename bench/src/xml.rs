@@ -1,0 +1,248 @@
+//! The S3 XML the tool reads (error documents, listings, multipart answers) parsed with
+//! quick-xml into a small element tree, and the few documents it writes.
+
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+/// Deepest nesting accepted (S3's answers nest three or four levels).
+const MAX_DEPTH: usize = 16;
+
+/// An element: local name, text and children.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    /// The text of the first child named `name`.
+    pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.children
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.text.as_str())
+    }
+
+    /// Every child named `name`.
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+}
+
+/// The body is not well-formed XML (or not what was expected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+fn local_name(qname: &[u8]) -> Result<String, Malformed> {
+    let local = match qname.iter().position(|&b| b == b':') {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    };
+    String::from_utf8(local.to_vec()).map_err(|_| Malformed)
+}
+
+/// Parses a whole document into its root element.
+pub fn parse(body: &[u8]) -> Result<Element, Malformed> {
+    let text = std::str::from_utf8(body).map_err(|_| Malformed)?;
+    let mut reader = Reader::from_str(text);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        match reader.read_event().map_err(|_| Malformed)? {
+            Event::Start(e) => {
+                if root.is_some() || stack.len() >= MAX_DEPTH {
+                    return Err(Malformed);
+                }
+                stack.push(Element {
+                    name: local_name(e.name().as_ref())?,
+                    ..Element::default()
+                });
+            }
+            Event::Empty(e) => {
+                let element = Element {
+                    name: local_name(e.name().as_ref())?,
+                    ..Element::default()
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(element),
+                    None if root.is_none() => root = Some(element),
+                    None => return Err(Malformed),
+                }
+            }
+            Event::End(_) => {
+                let element = stack.pop().ok_or(Malformed)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(element),
+                    None => root = Some(element),
+                }
+            }
+            Event::Text(t) => {
+                let decoded = t.decode().map_err(|_| Malformed)?;
+                match stack.last_mut() {
+                    Some(current) => current.text.push_str(&decoded),
+                    None if decoded.trim().is_empty() => {}
+                    None => return Err(Malformed),
+                }
+            }
+            Event::CData(t) => {
+                let current = stack.last_mut().ok_or(Malformed)?;
+                current
+                    .text
+                    .push_str(std::str::from_utf8(t.as_ref()).map_err(|_| Malformed)?);
+            }
+            Event::GeneralRef(r) => {
+                let current = stack.last_mut().ok_or(Malformed)?;
+                if let Some(c) = r.resolve_char_ref().map_err(|_| Malformed)? {
+                    current.text.push(c);
+                } else {
+                    let name = r.decode().map_err(|_| Malformed)?;
+                    current
+                        .text
+                        .push_str(resolve_predefined_entity(&name).ok_or(Malformed)?);
+                }
+            }
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) => return Err(Malformed),
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(Malformed);
+    }
+    root.ok_or(Malformed)
+}
+
+/// The `<Code>` of an S3 error document.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let root = parse(body).ok()?;
+    (root.name == "Error")
+        .then(|| root.child_text("Code").map(str::to_owned))
+        .flatten()
+}
+
+/// One page of ListObjectsV2.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub keys: Vec<String>,
+    pub truncated: bool,
+    pub next_token: Option<String>,
+}
+
+/// Reads a `ListBucketResult` page.
+pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
+    let root = parse(body)?;
+    if root.name != "ListBucketResult" {
+        return Err(Malformed);
+    }
+    Ok(ListPage {
+        keys: root
+            .children_named("Contents")
+            .filter_map(|c| c.child_text("Key").map(str::to_owned))
+            .collect(),
+        truncated: root.child_text("IsTruncated") == Some("true"),
+        next_token: root.child_text("NextContinuationToken").map(str::to_owned),
+    })
+}
+
+/// The `UploadId` of an `InitiateMultipartUploadResult`.
+pub fn upload_id(body: &[u8]) -> Option<String> {
+    let root = parse(body).ok()?;
+    (root.name == "InitiateMultipartUploadResult")
+        .then(|| root.child_text("UploadId").map(str::to_owned))
+        .flatten()
+}
+
+/// What a `CompleteMultipartUpload` or `DeleteObjects` answer with status 200 holds: S3 may
+/// report an error inside a 200 (`<Error>` as the root, or per key in `<DeleteResult>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The root element is this.
+    Ok(Element),
+    /// An `<Error>` document with this code.
+    Error(String),
+}
+
+/// Reads a 200 answer that may carry an error.
+pub fn outcome(body: &[u8]) -> Result<Outcome, Malformed> {
+    let root = parse(body)?;
+    if root.name == "Error" {
+        return Ok(Outcome::Error(
+            root.child_text("Code").unwrap_or("").to_owned(),
+        ));
+    }
+    Ok(Outcome::Ok(root))
+}
+
+/// `<CompleteMultipartUpload>` naming each part's number and ETag.
+pub fn complete_multipart(etags: &[String]) -> String {
+    let mut out = String::from("<CompleteMultipartUpload>");
+    for (i, etag) in etags.iter().enumerate() {
+        out.push_str("<Part><PartNumber>");
+        out.push_str(&(i + 1).to_string());
+        out.push_str("</PartNumber><ETag>");
+        out.push_str(&escape(etag.as_str()));
+        out.push_str("</ETag></Part>");
+    }
+    out.push_str("</CompleteMultipartUpload>");
+    out
+}
+
+/// `<Delete>` of `keys`, quiet (only failures are answered).
+pub fn delete_objects(keys: &[String]) -> String {
+    let mut out = String::from("<Delete><Quiet>true</Quiet>");
+    for key in keys {
+        out.push_str("<Object><Key>");
+        out.push_str(&escape(key.as_str()));
+        out.push_str("</Key></Object>");
+    }
+    out.push_str("</Delete>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_errors_listings_and_uploads() {
+        let err = br#"<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>"#;
+        assert_eq!(error_code(err).as_deref(), Some("SignatureDoesNotMatch"));
+        assert_eq!(error_code(b"<html/>"), None);
+        assert_eq!(error_code(b"not xml"), None);
+
+        let list = br#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+<Name>b</Name><KeyCount>2</KeyCount><IsTruncated>true</IsTruncated>
+<NextContinuationToken>t&amp;1</NextContinuationToken>
+<Contents><Key>a&lt;1</Key><Size>3</Size></Contents><Contents><Key>b</Key></Contents>
+</ListBucketResult>"#;
+        let page = list_page(list).unwrap();
+        assert_eq!(page.keys, ["a<1", "b"]);
+        assert!(page.truncated);
+        assert_eq!(page.next_token.as_deref(), Some("t&1"));
+        assert!(list_page(err).is_err());
+
+        let init = br#"<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>u-1</UploadId></InitiateMultipartUploadResult>"#;
+        assert_eq!(upload_id(init).as_deref(), Some("u-1"));
+        assert_eq!(
+            outcome(err).unwrap(),
+            Outcome::Error("SignatureDoesNotMatch".into())
+        );
+    }
+
+    #[test]
+    fn written_documents_escape_and_parse_back() {
+        let doc = delete_objects(&["a&b".into(), "<c>".into()]);
+        let root = parse(doc.as_bytes()).unwrap();
+        let keys: Vec<&str> = root
+            .children_named("Object")
+            .filter_map(|o| o.child_text("Key"))
+            .collect();
+        assert_eq!(keys, ["a&b", "<c>"]);
+        let doc = complete_multipart(&["\"e1\"".into(), "\"e2\"".into()]);
+        let root = parse(doc.as_bytes()).unwrap();
+        assert_eq!(root.children_named("Part").count(), 2);
+    }
+}
