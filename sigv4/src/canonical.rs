@@ -213,9 +213,17 @@ pub fn canonical_request(
     out
 }
 
+/// Lower-case hex of SHA-256, as bytes (no allocation).
+pub fn sha256_hex_bytes(data: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(digest::digest(&digest::SHA256, data), &mut out)
+        .expect("64 hex digits hold 32 bytes");
+    out
+}
+
 /// Lower-case hex of SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, data))
+    String::from_utf8_lossy(&sha256_hex_bytes(data)).into_owned()
 }
 
 /// `AWS4-HMAC-SHA256 \n amz-date \n scope \n hex(sha256(canonical request))`.
@@ -227,7 +235,8 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
     out.push('\n');
     out.push_str(scope);
     out.push('\n');
-    out.push_str(&sha256_hex(canonical_request.as_bytes()));
+    let hash = sha256_hex_bytes(canonical_request.as_bytes());
+    out.push_str(std::str::from_utf8(&hash).expect("hex is ASCII"));
     out
 }
 

@@ -113,7 +113,7 @@ impl Signature {
 
     /// Lower-case hex as a `String`.
     pub fn hex_string(&self) -> String {
-        hex::encode(self.0)
+        String::from_utf8_lossy(&self.to_hex()).into_owned()
     }
 
     /// Whether `provided` is exactly this signature in lower-case hex (as AWS compares), in

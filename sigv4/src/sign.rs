@@ -6,7 +6,7 @@
 use crate::canonical::{self, uri_encode_into, Component, ALGORITHM};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::chunked::ChunkSigningContext;
-use crate::key::{SecretKey, Signature, SigningKey};
+use crate::key::{SecretKey, Signature, SigningKey, SigningKeyCache};
 use crate::payload::{
     STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD,
 };
@@ -104,6 +104,37 @@ pub fn sign_v4_header(
     now: i64,
     payload: SignPayload<'_>,
 ) -> SignedRequest {
+    let key = SigningKey::derive(&creds.secret, &format_scope_date(now), region, "s3");
+    sign_v4_header_with(parts, creds, region, now, payload, key)
+}
+
+/// [`sign_v4_header`] with the signing key from `cache`: a client signing many requests
+/// derives it once per day and region.
+pub fn sign_v4_header_cached(
+    parts: &RequestParts<'_>,
+    creds: &Credentials,
+    region: &str,
+    now: i64,
+    payload: SignPayload<'_>,
+    cache: &mut SigningKeyCache,
+) -> SignedRequest {
+    let key = cache.get(
+        &creds.access_key_id,
+        &creds.secret,
+        &format_scope_date(now),
+        region,
+    );
+    sign_v4_header_with(parts, creds, region, now, payload, key)
+}
+
+fn sign_v4_header_with(
+    parts: &RequestParts<'_>,
+    creds: &Credentials,
+    region: &str,
+    now: i64,
+    payload: SignPayload<'_>,
+    key: SigningKey,
+) -> SignedRequest {
     let amz_date = format_amz_date(now);
     let date = format_scope_date(now);
     let payload = payload.value();
@@ -125,7 +156,6 @@ pub fn sign_v4_header(
     let canonical_request = canonical::canonical_request(&full, &signed, &payload, false);
     let scope = canonical::scope(&date, region, "s3");
     let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
-    let key = SigningKey::derive(&creds.secret, &date, region, "s3");
     let signature = key.sign(string_to_sign.as_bytes());
     let authorization = format!(
         "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed}, Signature={}",
@@ -416,6 +446,34 @@ mod tests {
                 assert_eq!(out, expected);
             }
         }
+    }
+
+    #[test]
+    fn cached_keys_sign_the_same() {
+        let creds = Credentials::new("AKID", "secret");
+        let h = [("host", "localhost")];
+        let parts = RequestParts {
+            method: "GET",
+            path: "/b/k",
+            query: "",
+            headers: &h,
+        };
+        let mut cache = SigningKeyCache::default();
+        for now in [1_700_000_000, 1_700_000_100, 1_700_100_000] {
+            let plain = sign_v4_header(&parts, &creds, "eu-west-1", now, SignPayload::Unsigned);
+            let cached = sign_v4_header_cached(
+                &parts,
+                &creds,
+                "eu-west-1",
+                now,
+                SignPayload::Unsigned,
+                &mut cache,
+            );
+            assert_eq!(plain.headers, cached.headers);
+        }
+        // Two days: two derivations for three requests.
+        assert_eq!(cache.derivations(), 2);
+        assert_eq!(canonical::sha256_hex(b""), canonical::EMPTY_SHA256);
     }
 
     #[test]
