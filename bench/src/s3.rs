@@ -3,6 +3,7 @@
 //! (framed as aws-chunked, and inside HTTP chunked for the trailer mode, as the clients that
 //! use each mode do), and answers turned into results or [`Failure`]s.
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -10,10 +11,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use cairn_http::proto::encode_chunk_prefix;
 use cairn_sigv4::sign::{
-    sign_v2, sign_v2_for_bucket, sign_v4_header, AwsChunkedEncoder, SignPayload,
+    sign_v2, sign_v2_for_bucket, sign_v4_header_cached, AwsChunkedEncoder, SignPayload,
 };
 use cairn_sigv4::time::format_amz_date;
-use cairn_sigv4::{ChecksumAlgorithm, RequestParts};
+use cairn_sigv4::{ChecksumAlgorithm, RequestParts, SigningKeyCache};
 
 use crate::config::{Addressing, Signing, Target};
 use crate::http::{BodyRead, Conn, ResponseHead, Sink};
@@ -75,6 +76,8 @@ pub struct Client {
     pub digests: Arc<Digests>,
     /// Hash bodies as they are sent, ignoring the precomputed digests.
     pub live_hash: bool,
+    /// Signing keys, derived once per day.
+    pub keys: RefCell<SigningKeyCache>,
 }
 
 impl Client {
@@ -174,7 +177,14 @@ impl Client {
         let mut extra: Vec<(String, String)> = Vec::with_capacity(3);
         match payload_mode {
             Some(mode) => {
-                let signed = sign_v4_header(&parts, &target.credentials, &target.region, now, mode);
+                let signed = sign_v4_header_cached(
+                    &parts,
+                    &target.credentials,
+                    &target.region,
+                    now,
+                    mode,
+                    &mut self.keys.borrow_mut(),
+                );
                 if streaming {
                     let encoder = match self.signing {
                         Signing::Trailer => {
@@ -378,9 +388,8 @@ impl Client {
             body: Body::Empty,
         };
         let head = self.exchange(conn, &req).await?;
-        let payload = self.payload.clone();
         let read = conn
-            .read_body(&head, Sink::Verify(&payload[expected]))
+            .read_body(&head, Sink::Verify(&self.payload[expected]))
             .await?;
         expect_status(&head, &[200])?;
         Ok(read)

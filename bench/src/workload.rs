@@ -41,6 +41,7 @@ impl RunShared {
             payload: self.payload.clone(),
             digests: self.digests.clone(),
             live_hash: self.config.live_hash,
+            keys: Default::default(),
         }
     }
 }
