@@ -152,6 +152,10 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
 
+    /// After a mixed run, read back every object the run left and compare every byte.
+    #[arg(long)]
+    pub verify_all: bool,
+
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,

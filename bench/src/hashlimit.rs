@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::config::SizeSpec;
 use crate::payload::{self, Layout};
 use crate::report::median;
+use crate::sys;
 
 /// Bytes handed to the hashes per call.
 const FEED: usize = 64 * 1024;
@@ -53,6 +54,10 @@ pub struct HashLimit {
     pub median_mib_per_sec: f64,
     /// Objects of the size per second (median).
     pub median_objects_per_sec: f64,
+    /// Bytes hashed per second of CPU time the hashing threads got: the limit per fully
+    /// available core, which holds on a shared machine where wall-clock rates move.
+    pub rounds_mib_per_cpu_sec: Vec<f64>,
+    pub median_mib_per_cpu_sec: f64,
 }
 
 /// The hashing limit on `cores` cores for objects of `size`.
@@ -78,10 +83,11 @@ impl HashLimitReport {
         );
         for l in &self.limits {
             s.push_str(&format!(
-                "  {:<11} {:>10.1} MiB/s {:>12.1} objects/s  (rounds: {})\n",
+                "  {:<11} {:>9.1} MiB/s {:>10.1} objects/s {:>8.1} MiB per CPU-second (rounds: {})\n",
                 l.hashes.name(),
                 l.median_mib_per_sec,
                 l.median_objects_per_sec,
+                l.median_mib_per_cpu_sec,
                 l.rounds_mib_per_sec
                     .iter()
                     .map(|v| format!("{v:.0}"))
@@ -107,15 +113,24 @@ fn hash_object(data: &[u8], hashes: Hashes) -> u8 {
     sha.finish().as_ref()[0] ^ md5.finalize()[0]
 }
 
-/// Bytes per second one core hashes, hashing whole objects for at least `duration`.
+/// What one core hashed: bytes, wall-clock seconds, CPU seconds of its thread.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hashed {
+    bytes: u64,
+    secs: f64,
+    cpu_secs: f64,
+}
+
+/// Hashes whole objects for at least `duration` on this core.
 fn hash_for(
     payload: &[u8],
     layout: &Layout,
     core: usize,
     hashes: Hashes,
     duration: Duration,
-) -> f64 {
+) -> Hashed {
     let start = Instant::now();
+    let cpu = sys::thread_cpu();
     let mut bytes = 0u64;
     let mut sink = 0u8;
     let mut index = core as u64;
@@ -126,7 +141,11 @@ fn hash_for(
         index += 1;
     }
     std::hint::black_box(sink);
-    bytes as f64 / start.elapsed().as_secs_f64()
+    Hashed {
+        bytes,
+        secs: start.elapsed().as_secs_f64(),
+        cpu_secs: (sys::thread_cpu() - cpu).as_secs_f64(),
+    }
 }
 
 /// Measures each variant `rounds` times for `duration` on `cores` executors.
@@ -140,7 +159,8 @@ pub fn measure(
     let layout = Layout::new(size, seed);
     let payload: Arc<[u8]> = Arc::from(payload::generate(layout.payload_len(), seed, cores));
     let mean_size = (size.min() + size.max()) as f64 / 2.0;
-    let mut rounds_of: Vec<Vec<f64>> = vec![Vec::new(); Hashes::ALL.len()];
+    // (MiB/s of all cores, MiB per CPU-second) per round.
+    let mut rounds_of: Vec<Vec<(f64, f64)>> = vec![Vec::new(); Hashes::ALL.len()];
     for _ in 0..rounds.max(1) {
         for (i, hashes) in Hashes::ALL.into_iter().enumerate() {
             let next = Arc::new(AtomicUsize::new(0));
@@ -153,12 +173,16 @@ pub fn measure(
                     async move { hash_for(&payload, &layout, core, hashes, duration) }
                 })
                 .map_err(|e| e.to_string())?;
-            let per_sec: f64 = handles
+            let cores_hashed = handles
                 .join_all()
                 .into_iter()
                 .map(|r| r.map_err(|e| e.to_string()))
-                .sum::<Result<f64, String>>()?;
-            rounds_of[i].push(per_sec / (1u64 << 20) as f64);
+                .collect::<Result<Vec<Hashed>, String>>()?;
+            let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+            let wall: f64 = cores_hashed.iter().map(|h| mib(h.bytes) / h.secs).sum();
+            let bytes: u64 = cores_hashed.iter().map(|h| h.bytes).sum();
+            let cpu: f64 = cores_hashed.iter().map(|h| h.cpu_secs).sum();
+            rounds_of[i].push((wall, mib(bytes) / cpu.max(1e-9)));
         }
     }
     Ok(HashLimitReport {
@@ -169,12 +193,16 @@ pub fn measure(
             .into_iter()
             .zip(rounds_of)
             .map(|(hashes, r)| {
-                let m = median(&r);
+                let wall: Vec<f64> = r.iter().map(|x| x.0).collect();
+                let per_cpu: Vec<f64> = r.iter().map(|x| x.1).collect();
+                let m = median(&wall);
                 HashLimit {
                     hashes,
                     median_mib_per_sec: m,
                     median_objects_per_sec: m * (1u64 << 20) as f64 / mean_size,
-                    rounds_mib_per_sec: r,
+                    median_mib_per_cpu_sec: median(&per_cpu),
+                    rounds_mib_per_sec: wall,
+                    rounds_mib_per_cpu_sec: per_cpu,
                 }
             })
             .collect(),

@@ -78,7 +78,11 @@ fn run(args: &cli::Args) -> Result<ExitCode, String> {
             }
             Ok(Outcome::Ab(Box::new(AbReport::new(ra, rb))))
         } else {
-            bench.measure(0).map(|r| Outcome::One(Box::new(r)))
+            let mut report = bench.measure(0)?;
+            if args.verify_all && workload == cairn_bench::Workload::Mixed {
+                report.verification = Some(bench.verify_all(0)?);
+            }
+            Ok(Outcome::One(Box::new(report)))
         }
     });
     if cleanup {
@@ -94,7 +98,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, String> {
             } else {
                 print!("{}", r.text());
             }
-            r.mismatched_bytes
+            r.mismatched_bytes + r.verification.as_ref().map_or(0, |v| v.mismatched_bytes)
         }
         Outcome::Ab(ab) => {
             if args.json {

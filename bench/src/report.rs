@@ -112,6 +112,14 @@ pub struct Cpu {
     /// The server (`--server-pid`), user + system.
     pub server_secs: Option<f64>,
     pub server_secs_per_10k_requests: Option<f64>,
+    /// The same split into user and system time.
+    pub server_user_secs_per_10k_requests: Option<f64>,
+    pub server_system_secs_per_10k_requests: Option<f64>,
+    /// Cores the server kept busy on average (its CPU time over the window).
+    pub server_cores_busy: Option<f64>,
+    /// Body bytes moved per second of server CPU time: comparable with the hashing limit per
+    /// CPU-second even when other programs take part of the cores.
+    pub server_mib_per_cpu_sec: Option<f64>,
 }
 
 /// The results of one measured phase against one target.
@@ -138,6 +146,11 @@ pub struct Report {
     pub verified_bytes: u64,
     pub mismatched_bytes: u64,
     pub cpu: Cpu,
+    /// The server's largest resident memory in the window (`--server-pid`), MiB.
+    pub server_max_rss_mib: Option<f64>,
+    /// The read-back after a `mixed` run (`--verify-all`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::runner::Verification>,
     pub series: Vec<Sample>,
 }
 
@@ -151,7 +164,7 @@ impl Report {
         elapsed: Duration,
         series: Vec<Sample>,
         client_cpu: Duration,
-        server_cpu: Option<Duration>,
+        server_cpu: Option<(Duration, Duration)>,
         objects_prepared: u64,
     ) -> Report {
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -169,6 +182,7 @@ impl Report {
             })
             .sum();
         let per_10k = |d: Duration| d.as_secs_f64() * 10_000.0 / requests.max(1) as f64;
+        let server_total = server_cpu.map(|(u, s)| u + s);
         Report {
             target: target.name.clone(),
             url: target.url(),
@@ -203,10 +217,17 @@ impl Report {
                 requests,
                 client_secs: client_cpu.as_secs_f64(),
                 client_secs_per_10k_requests: per_10k(client_cpu),
-                server_secs: server_cpu.map(|d| d.as_secs_f64()),
-                server_secs_per_10k_requests: server_cpu.map(per_10k),
+                server_secs: server_total.map(|d| d.as_secs_f64()),
+                server_secs_per_10k_requests: server_total.map(per_10k),
+                server_user_secs_per_10k_requests: server_cpu.map(|(u, _)| per_10k(u)),
+                server_system_secs_per_10k_requests: server_cpu.map(|(_, s)| per_10k(s)),
+                server_cores_busy: server_total.map(|d| d.as_secs_f64() / secs),
+                server_mib_per_cpu_sec: server_total
+                    .map(|d| total_bytes as f64 / MIB / d.as_secs_f64().max(1e-9)),
             },
             ops,
+            server_max_rss_mib: None,
+            verification: None,
             series,
         }
     }
@@ -277,10 +298,42 @@ impl Report {
             "CPU per 10,000 requests: client {:.3} s",
             self.cpu.client_secs_per_10k_requests
         );
-        if let Some(server) = self.cpu.server_secs_per_10k_requests {
-            let _ = write!(s, ", server {server:.3} s");
+        if let (Some(server), Some(user), Some(system)) = (
+            self.cpu.server_secs_per_10k_requests,
+            self.cpu.server_user_secs_per_10k_requests,
+            self.cpu.server_system_secs_per_10k_requests,
+        ) {
+            let _ = write!(
+                s,
+                ", server {server:.3} s (user {user:.3} s + system {system:.3} s)"
+            );
         }
         let _ = writeln!(s, " ({} requests)", self.cpu.requests);
+        if let (Some(busy), Some(rate)) =
+            (self.cpu.server_cores_busy, self.cpu.server_mib_per_cpu_sec)
+        {
+            let _ = writeln!(
+                s,
+                "server: {busy:.2} cores busy, {rate:.1} MiB per CPU-second"
+            );
+        }
+        if let Some(rss) = self.server_max_rss_mib {
+            let _ = writeln!(s, "server resident memory: up to {rss:.1} MiB");
+        }
+        if let Some(v) = &self.verification {
+            let _ = writeln!(
+                s,
+                "read back every object left: {} objects, {} bytes verified, {} mismatched, {} errors in {:.1} s",
+                v.objects,
+                v.verified_bytes,
+                v.mismatched_bytes,
+                v.errors.iter().map(|e| e.count).sum::<u64>(),
+                v.secs
+            );
+            for e in &v.errors {
+                let _ = writeln!(s, "  read-back error {}: {}", e.error, e.count);
+            }
+        }
         s
     }
 }

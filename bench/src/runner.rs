@@ -23,6 +23,8 @@ const IO_MEMORY_PER_CORE: usize = 512 << 10;
 /// Keys per DeleteObjects request at cleanup, and such requests in flight.
 const CLEANUP_BATCH: usize = 1000;
 const CLEANUP_CONNECTIONS: usize = 8;
+/// Connections of the prepare phase: the run's, within these bounds.
+const PREPARE_CONNECTIONS: (usize, usize) = (32, 256);
 /// How often this thread looks at the phase.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -56,6 +58,19 @@ impl std::fmt::Display for BenchError {
 }
 
 impl std::error::Error for BenchError {}
+
+/// The read-back of every object a `mixed` run left.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verification {
+    /// Objects read back whole, and their bytes.
+    pub objects: u64,
+    pub bytes: u64,
+    pub verified_bytes: u64,
+    pub mismatched_bytes: u64,
+    /// Objects that could not be read (missing ones are `404 NoSuchKey`).
+    pub errors: Vec<crate::report::ErrorCount>,
+    pub secs: f64,
+}
 
 /// A run's targets and shared data.
 #[derive(Debug)]
@@ -132,16 +147,22 @@ where
         .map_err(|e| BenchError::Executors(e.to_string()))
 }
 
+/// User and system CPU time of a process.
+type UserSystem = (Duration, Duration);
+
 /// What this thread saw of a measured phase.
 #[derive(Debug, Default)]
 struct Watch {
     window: Option<Window>,
-    baseline: Option<(LiveSnapshot, Duration, Option<Duration>)>,
+    /// Counters, this process's CPU time and the server's (user, system) at the start.
+    baseline: Option<(LiveSnapshot, Duration, Option<UserSystem>)>,
     last: Option<LiveSnapshot>,
     series: Vec<Sample>,
     next_sample: u32,
-    cpu_end: Option<(Duration, Option<Duration>)>,
+    cpu_end: Option<(Duration, Option<UserSystem>)>,
     ended: Option<Instant>,
+    /// The server's largest resident memory seen in the window, KiB.
+    server_rss_kib: Option<u64>,
     /// The last progress line's time and counters.
     last_print: Option<(Instant, LiveSnapshot)>,
 }
@@ -246,6 +267,9 @@ impl Bench {
         let phase = Arc::new(Phase::new(
             PhaseKind::Prepare(n),
             self.config().cores,
+            self.config()
+                .concurrency
+                .clamp(PREPARE_CONNECTIONS.0, PREPARE_CONNECTIONS.1),
             Duration::ZERO,
             Stop::Ops(n),
         ));
@@ -295,6 +319,7 @@ impl Bench {
         let phase = Arc::new(Phase::new(
             PhaseKind::Measure,
             config.cores,
+            config.concurrency,
             config.warmup,
             config.stop,
         ));
@@ -329,11 +354,12 @@ impl Bench {
         let (client_cpu, server_cpu) = match (watch.baseline, watch.cpu_end) {
             (Some((_, c0, s0)), Some((c1, s1))) => (
                 c1.saturating_sub(c0),
-                s0.zip(s1).map(|(a, b)| b.saturating_sub(a)),
+                s0.zip(s1)
+                    .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
             ),
             _ => (Duration::ZERO, None),
         };
-        Ok(Report::new(
+        let mut report = Report::new(
             &config,
             &state.target,
             &merged,
@@ -342,7 +368,50 @@ impl Bench {
             client_cpu,
             server_cpu,
             state.prepared.load(Ordering::Relaxed),
-        ))
+        );
+        report.server_max_rss_mib = watch.server_rss_kib.map(|k| k as f64 / 1024.0);
+        Ok(report)
+    }
+
+    /// Reads back every object the `mixed` workload's connections hold on target `i` (what
+    /// they wrote and did not delete since) and compares every byte.
+    pub fn verify_all(&self, i: usize) -> Result<Verification, BenchError> {
+        let state = self.targets[i].clone();
+        let phase = Arc::new(Phase::new(
+            PhaseKind::Verify,
+            self.config().cores,
+            self.config().concurrency,
+            Duration::ZERO,
+            Stop::Ops(u64::MAX),
+        ));
+        let started = Instant::now();
+        let results = self.run_phase(&state, &phase, || {})?;
+        let mut merged = Recorder::new(Window {
+            start: started,
+            end: None,
+        });
+        for r in &results {
+            merged.merge(r);
+        }
+        let (objects, bytes) = merged
+            .ops()
+            .find(|(op, _)| *op == crate::stats::Op::Get)
+            .map_or((0, 0), |(_, s)| (s.ops, s.bytes));
+        Ok(Verification {
+            objects,
+            bytes,
+            verified_bytes: merged.verified_bytes,
+            mismatched_bytes: merged.mismatched_bytes,
+            errors: merged
+                .errors()
+                .iter()
+                .map(|(f, n)| crate::report::ErrorCount {
+                    error: f.to_string(),
+                    count: *n,
+                })
+                .collect(),
+            secs: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// Deletes what the run wrote under the prefix on every target, and the bucket if the run
@@ -446,7 +515,7 @@ fn watch_tick(phase: &Phase, w: &mut Watch, config: &BenchConfig, name: &str) {
         w.baseline = Some((
             snapshot,
             sys::self_cpu(),
-            config.server_pid.and_then(sys::process_cpu),
+            config.server_pid.and_then(sys::process_cpu_split),
         ));
         w.last = Some(snapshot);
     }
@@ -454,10 +523,13 @@ fn watch_tick(phase: &Phase, w: &mut Watch, config: &BenchConfig, name: &str) {
     if past_end && w.cpu_end.is_none() && w.baseline.is_some() {
         w.cpu_end = Some((
             sys::self_cpu(),
-            config.server_pid.and_then(sys::process_cpu),
+            config.server_pid.and_then(sys::process_cpu_split),
         ));
     }
     if let Some(last) = w.last {
+        if let Some(rss) = config.server_pid.and_then(sys::process_rss_kib) {
+            w.server_rss_kib = Some(w.server_rss_kib.unwrap_or(0).max(rss));
+        }
         let second = Duration::from_secs(u64::from(w.next_sample) + 1);
         let in_window = window.end.is_none_or(|e| window.start + second <= e);
         if now >= window.start + second && in_window && !done {

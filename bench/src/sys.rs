@@ -18,6 +18,19 @@ pub fn self_cpu() -> Duration {
     timeval(usage.ru_utime) + timeval(usage.ru_stime)
 }
 
+/// CPU time of the calling thread so far.
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; the clock id is a constant.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// User and system CPU time of process `pid` (all its threads), from `/proc/PID/stat`.
 pub fn process_cpu_split(pid: u32) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -39,6 +52,18 @@ pub fn process_cpu_split(pid: u32) -> Option<(Duration, Duration)> {
 /// User plus system CPU time of process `pid`.
 pub fn process_cpu(pid: u32) -> Option<Duration> {
     process_cpu_split(pid).map(|(u, s)| u + s)
+}
+
+/// Resident memory of process `pid` in KiB, from `/proc/PID/status`.
+pub fn process_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Raises the soft open-files limit to the hard limit and returns the limit now in force.
@@ -71,15 +96,18 @@ mod tests {
 
     #[test]
     fn cpu_time_of_this_process_is_read_both_ways() {
-        let start = std::time::Instant::now();
+        // Spin until this thread has used 50 ms of CPU, however long that takes here.
+        let start = thread_cpu();
         let mut x = 0u64;
-        while start.elapsed() < Duration::from_millis(30) {
+        while thread_cpu() - start < Duration::from_millis(50) {
             x = x.wrapping_add(std::hint::black_box(1));
         }
         assert!(x > 0);
-        assert!(self_cpu() >= Duration::from_millis(20));
+        assert!(self_cpu() >= Duration::from_millis(50));
+        // /proc counts in clock ticks.
         let own = process_cpu(std::process::id()).expect("/proc/self/stat");
-        assert!(own >= Duration::from_millis(10), "{own:?}");
+        assert!(own >= Duration::from_millis(30), "{own:?}");
         assert!(process_cpu(u32::MAX).is_none());
+        assert!(process_rss_kib(std::process::id()).unwrap() > 100);
     }
 }

@@ -89,6 +89,8 @@ pub enum PhaseKind {
     Prepare(u64),
     /// The workload, measured.
     Measure,
+    /// Read back every object the `mixed` connections hold, comparing each byte.
+    Verify,
 }
 
 /// The cores' meeting point and stop conditions of one phase.
@@ -96,6 +98,8 @@ pub enum PhaseKind {
 pub struct Phase {
     pub kind: PhaseKind,
     pub cores: usize,
+    /// Connections over all cores.
+    pub connections: usize,
     ready: AtomicUsize,
     start: OnceLock<Instant>,
     /// Cores done.
@@ -111,10 +115,17 @@ pub struct Phase {
 
 impl Phase {
     /// A phase of `kind` over `cores` cores.
-    pub fn new(kind: PhaseKind, cores: usize, warmup: Duration, stop: Stop) -> Phase {
+    pub fn new(
+        kind: PhaseKind,
+        cores: usize,
+        connections: usize,
+        warmup: Duration,
+        stop: Stop,
+    ) -> Phase {
         Phase {
             kind,
             cores,
+            connections,
             ready: AtomicUsize::new(0),
             start: OnceLock::new(),
             finished: AtomicUsize::new(0),
@@ -171,7 +182,7 @@ pub async fn run_core(
 ) -> CoreResult {
     let config = &run.config;
     let client = Rc::new(run.client(&state.target));
-    let tasks: Vec<usize> = (core..config.concurrency).step_by(phase.cores).collect();
+    let tasks: Vec<usize> = (core..phase.connections).step_by(phase.cores).collect();
     let gate = Rc::new(Semaphore::new(CONNECTS_IN_FLIGHT));
     let opening: Vec<_> = tasks
         .iter()
@@ -190,7 +201,7 @@ pub async fn run_core(
     let start = phase.arrive().await;
     let window = match phase.kind {
         PhaseKind::Measure => phase.window(start),
-        PhaseKind::Prepare(_) => Window { start, end: None },
+        PhaseKind::Prepare(_) | PhaseKind::Verify => Window { start, end: None },
     };
     let recorder = Rc::new(RefCell::new(Recorder::new(window)));
     let running: Vec<_> = tasks
@@ -268,7 +279,7 @@ impl Worker {
         }
         let now = Instant::now();
         match (self.phase.kind, self.phase.stop) {
-            (PhaseKind::Prepare(_), _) => true,
+            (PhaseKind::Prepare(_) | PhaseKind::Verify, _) => true,
             (PhaseKind::Measure, Stop::Duration(_)) => self.window.end.is_none_or(|e| now < e),
             (PhaseKind::Measure, Stop::Ops(n)) => {
                 now < self.window.start
@@ -303,6 +314,15 @@ impl Worker {
                 let result = self.put(index).await;
                 self.record(Op::Put, start, &result);
             }
+        }
+        if self.phase.kind == PhaseKind::Verify {
+            let keys = self.state.owned.lock().expect("owned keys")[self.task].clone();
+            for index in keys.map(|k| k.live).unwrap_or_default() {
+                let start = Instant::now();
+                let result = self.get(index).await;
+                self.record(Op::Get, start, &result);
+            }
+            return;
         }
         let mut owned = match self.config().workload {
             Workload::Mixed => Some(self.take_owned_keys()),

@@ -147,6 +147,11 @@ fn mixed_runs_every_operation_and_reads_what_it_wrote() {
         }
         assert_eq!(report.verified_bytes, op(&report, Op::Get).bytes);
     }
+    // Everything the connections still hold reads back whole.
+    let v = bench.verify_all(0).unwrap();
+    assert!(v.objects > 100, "{v:?}");
+    assert!(v.errors.is_empty(), "{v:?}");
+    assert_eq!((v.mismatched_bytes, v.verified_bytes), (0, v.bytes));
     let deleted = bench.cleanup().unwrap();
     assert!(deleted[0] > 0);
     assert_bucket_gone(&daemon, "w-mixed");
