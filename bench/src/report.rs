@@ -288,6 +288,10 @@ impl Report {
         for e in &self.errors {
             let _ = writeln!(s, "  error {}: {}", e.error, e.count);
         }
+        if !self.series.is_empty() {
+            let per_second: Vec<String> = self.series.iter().map(|x| x.ops.to_string()).collect();
+            let _ = writeln!(s, "operations per second: {}", per_second.join(" "));
+        }
         let _ = writeln!(
             s,
             "verified {} bytes, {} mismatched",
