@@ -17,7 +17,11 @@ use crate::config::Target;
 use crate::payload::mismatched;
 use crate::stats::{Failure, ProtocolError};
 
-/// Bytes read from the socket in one call (and the most a response head may take).
+/// The read buffer a connection starts with: heads and small bodies (10,000 connections
+/// should not hold 256 KiB each).
+const READ_BUFFER_SMALL: usize = 16 * 1024;
+/// What it grows to for a large body (fewer, larger reads), and the most a response head may
+/// take.
 const READ_BUFFER: usize = 256 * 1024;
 /// Headers parsed per response.
 const MAX_HEADERS: usize = 64;
@@ -120,7 +124,7 @@ pub struct BodyRead {
 /// One keep-alive connection to a target.
 pub struct Conn {
     stream: Stream,
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
     /// Unread response bytes are `buf[start..end]`.
     start: usize,
     end: usize,
@@ -166,7 +170,7 @@ impl Conn {
         };
         Ok(Conn {
             stream,
-            buf: vec![0u8; READ_BUFFER].into_boxed_slice(),
+            buf: vec![0u8; READ_BUFFER_SMALL],
             start: 0,
             end: 0,
             body: Vec::new(),
@@ -210,8 +214,12 @@ impl Conn {
             self.end = 0;
         } else if self.end == self.buf.len() {
             if self.start == 0 {
-                self.broken = true;
-                return Err(Failure::Protocol(ProtocolError::HeadTooLarge));
+                if self.buf.len() < READ_BUFFER {
+                    self.buf.resize(READ_BUFFER, 0);
+                } else {
+                    self.broken = true;
+                    return Err(Failure::Protocol(ProtocolError::HeadTooLarge));
+                }
             }
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -325,6 +333,13 @@ impl Conn {
     ) -> Result<BodyRead, Failure> {
         self.body.clear();
         let mut read = BodyRead::default();
+        let large = head.chunked
+            || head
+                .content_length
+                .is_none_or(|n| n > READ_BUFFER_SMALL as u64);
+        if large && head.has_body() && self.buf.len() < READ_BUFFER {
+            self.buf.resize(READ_BUFFER, 0);
+        }
         if head.has_body() {
             if head.chunked {
                 self.read_chunked(&sink, &mut read).await?;

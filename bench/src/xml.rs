@@ -130,20 +130,106 @@ pub struct ListPage {
     pub next_token: Option<String>,
 }
 
-/// Reads a `ListBucketResult` page.
+/// Where [`list_page`] is inside a `ListBucketResult`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListField {
+    /// Text here is not kept.
+    Other,
+    Key,
+    IsTruncated,
+    NextContinuationToken,
+}
+
+/// Reads a `ListBucketResult` page, streaming: only the keys and the paging fields are kept
+/// (a page of 1,000 keys has some 10,000 elements; a tree of them would cost the client more
+/// than the listing costs the server).
 pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
-    let root = parse(body)?;
-    if root.name != "ListBucketResult" {
+    let text = std::str::from_utf8(body).map_err(|_| Malformed)?;
+    let mut reader = Reader::from_str(text);
+    let mut page = ListPage::default();
+    // Depth 1 is the root, 2 its children, 3 the children of `Contents`.
+    let mut depth = 0usize;
+    let mut in_contents = false;
+    let mut field = ListField::Other;
+    let mut value = String::new();
+    let mut seen_root = false;
+    loop {
+        match reader.read_event().map_err(|_| Malformed)? {
+            Event::Start(e) => {
+                let name = e.local_name();
+                let name = name.as_ref();
+                depth += 1;
+                match depth {
+                    1 if !seen_root && name == b"ListBucketResult" => seen_root = true,
+                    1 => return Err(Malformed),
+                    2 if name == b"Contents" => in_contents = true,
+                    2 if name == b"IsTruncated" => field = ListField::IsTruncated,
+                    2 if name == b"NextContinuationToken" => {
+                        field = ListField::NextContinuationToken
+                    }
+                    3 if in_contents && name == b"Key" => field = ListField::Key,
+                    _ if depth > MAX_DEPTH => return Err(Malformed),
+                    _ => {}
+                }
+                value.clear();
+            }
+            Event::Empty(e) => {
+                if depth == 0 {
+                    if e.local_name().as_ref() != b"ListBucketResult" || seen_root {
+                        return Err(Malformed);
+                    }
+                    seen_root = true;
+                } else if depth == 2 && in_contents && e.local_name().as_ref() == b"Key" {
+                    page.keys.push(String::new());
+                }
+            }
+            Event::End(_) => {
+                if depth == 0 {
+                    return Err(Malformed);
+                }
+                match (depth, field) {
+                    (3, ListField::Key) => page.keys.push(std::mem::take(&mut value)),
+                    (2, ListField::IsTruncated) => page.truncated = value.trim() == "true",
+                    (2, ListField::NextContinuationToken) => {
+                        page.next_token = Some(std::mem::take(&mut value))
+                    }
+                    (2, ListField::Other) => in_contents = false,
+                    _ => {}
+                }
+                if depth <= 3 {
+                    field = ListField::Other;
+                }
+                depth -= 1;
+            }
+            Event::Text(t) if field != ListField::Other => {
+                value.push_str(&t.decode().map_err(|_| Malformed)?);
+            }
+            Event::CData(t) if field != ListField::Other => {
+                value.push_str(std::str::from_utf8(t.as_ref()).map_err(|_| Malformed)?);
+            }
+            Event::GeneralRef(r) => {
+                let c = r.resolve_char_ref().map_err(|_| Malformed)?;
+                let name = r.decode().map_err(|_| Malformed)?;
+                let resolved = match c {
+                    Some(c) => c.to_string(),
+                    None => resolve_predefined_entity(&name)
+                        .ok_or(Malformed)?
+                        .to_owned(),
+                };
+                if field != ListField::Other {
+                    value.push_str(&resolved);
+                }
+            }
+            Event::Text(_) | Event::CData(_) => {}
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) => return Err(Malformed),
+            Event::Eof => break,
+        }
+    }
+    if depth != 0 || !seen_root {
         return Err(Malformed);
     }
-    Ok(ListPage {
-        keys: root
-            .children_named("Contents")
-            .filter_map(|c| c.child_text("Key").map(str::to_owned))
-            .collect(),
-        truncated: root.child_text("IsTruncated") == Some("true"),
-        next_token: root.child_text("NextContinuationToken").map(str::to_owned),
-    })
+    Ok(page)
 }
 
 /// The `UploadId` of an `InitiateMultipartUploadResult`.
@@ -220,6 +306,24 @@ mod tests {
 </ListBucketResult>"#;
         let page = list_page(list).unwrap();
         assert_eq!(page.keys, ["a<1", "b"]);
+        let nested = br#"<ListBucketResult><Contents><Key><![CDATA[x&y]]></Key><Owner><ID>o</ID></Owner></Contents><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes><IsTruncated>false</IsTruncated></ListBucketResult>"#;
+        let nested = list_page(nested).unwrap();
+        assert_eq!(
+            (nested.keys, nested.truncated, nested.next_token),
+            (vec!["x&y".to_owned()], false, None)
+        );
+        for bad in [
+            &b"<ListBucketResult>"[..],
+            b"<Other/>",
+            b"<ListBucketResult></ListBucketResult><x/>",
+            b"</a>",
+        ] {
+            assert!(list_page(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            list_page(b"<ListBucketResult/>").unwrap(),
+            ListPage::default()
+        );
         assert!(page.truncated);
         assert_eq!(page.next_token.as_deref(), Some("t&1"));
         assert!(list_page(err).is_err());
