@@ -221,12 +221,12 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 runs = lambda label: [r["data"] for r in rows if r["label"] == label]
 med = lambda xs: st.median(xs) if xs else float("nan")
 print("\n4 KiB GETs over keep-alive connections, medians of the rounds:\n")
-print("| connections | GET/s | p50 ms | p99 ms | max ms | errors | cairnd RSS MiB | cairnd CPU s per 10k |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| connections | GET/s | p50 ms | p99 ms | max ms | errors | cairnd RSS MiB | cairnd CPU s per 10k | cairn-bench CPU s per 10k |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c in (64, 10000):
     d = runs(f"get {c}")
     lat = lambda k: med([x["ops"][0]["latency_us"][k] / 1000 for x in d])
-    print(f"| {c:,} | {med([x['total_ops_per_sec'] for x in d]):,.0f} | {lat('p50'):.2f} | {lat('p99'):.2f} | {lat('max'):.2f} | {sum(x['total_errors'] for x in d)} | {med([x['server_max_rss_mib'] for x in d]):.1f} | {med([x['cpu']['server_secs_per_10k_requests'] for x in d]):.3f} |")
+    print(f"| {c:,} | {med([x['total_ops_per_sec'] for x in d]):,.0f} | {lat('p50'):.2f} | {lat('p99'):.2f} | {lat('max'):.2f} | {sum(x['total_errors'] for x in d)} | {med([x['server_max_rss_mib'] for x in d]):.1f} | {med([x['cpu']['server_secs_per_10k_requests'] for x in d]):.3f} | {med([x['cpu']['client_secs_per_10k_requests'] for x in d]):.3f} |")
 PY
     ;;
 soak)
