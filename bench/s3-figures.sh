@@ -207,12 +207,15 @@ PY
     ;;
 conns)
     machine
-    start_cairnd conns
     for round in $(seq "$rounds"); do
         for c in 64 10000; do
             echo "round $round, $c connections" >&2
+            # A fresh cairnd each time, so its resident memory is this run's.
+            start_cairnd "conns-$round-$c"
             record "get $c" "$bench" get --endpoint "http://127.0.0.1:$port" --size 4KiB -c "$c" \
                 --objects 2000 --duration 10s --warmup 3s --server-pid "$pid" --json --quiet
+            kill "$pid"
+            wait "$pid" 2>/dev/null || true
         done
     done
     python3 - "$results" <<'PY'

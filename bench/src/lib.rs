@@ -38,29 +38,3 @@ pub fn run(config: BenchConfig, target: Target) -> Result<Report, BenchError> {
     }
     result
 }
-
-/// Drives targets A and B alternately for `rounds` rounds (A B A B …).
-pub fn run_ab(
-    config: BenchConfig,
-    a: Target,
-    b: Target,
-    rounds: usize,
-) -> Result<AbReport, BenchError> {
-    let cleanup = config.cleanup;
-    let mut bench = Bench::new(config, vec![a, b])?;
-    let result = bench.prepare().and_then(|()| {
-        let (mut ra, mut rb) = (Vec::new(), Vec::new());
-        for _ in 0..rounds.max(1) {
-            ra.push(bench.measure(0)?);
-            rb.push(bench.measure(1)?);
-        }
-        Ok(AbReport::new(ra, rb))
-    });
-    if cleanup {
-        let cleaned = bench.cleanup();
-        let report = result?;
-        cleaned?;
-        return Ok(report);
-    }
-    result
-}
