@@ -162,8 +162,24 @@ impl Phase {
             if let Some(t) = self.start.get() {
                 return *t;
             }
+            if self.abort.load(Ordering::Relaxed) {
+                return Instant::now();
+            }
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
+    }
+}
+
+/// Counts a core as finished when dropped.
+struct FinishedGuard(Arc<Phase>);
+
+impl Drop for FinishedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The other cores stop too instead of waiting at the start line for this one.
+            self.0.abort.store(true, Ordering::Relaxed);
+        }
+        self.0.finished.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -180,6 +196,8 @@ pub async fn run_core(
     state: Arc<TargetState>,
     phase: Arc<Phase>,
 ) -> CoreResult {
+    // Counted even if this core panics, so the thread watching the phase never waits forever.
+    let _finished = FinishedGuard(phase.clone());
     let config = &run.config;
     let client = Rc::new(run.client(&state.target));
     let tasks: Vec<usize> = (core..phase.connections).step_by(phase.cores).collect();
@@ -226,7 +244,6 @@ pub async fn run_core(
     for t in running {
         t.await;
     }
-    phase.finished.fetch_add(1, Ordering::AcqRel);
     drop(client);
     let recorder = Rc::try_unwrap(recorder)
         .map(RefCell::into_inner)
