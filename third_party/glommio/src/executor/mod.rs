@@ -1325,7 +1325,12 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
-                break;
+                // Cairn patch: the latency ring can hold an event before any queue has run (the
+                // preemption timer expired while this thread was descheduled, say). Stock glommio
+                // then returned `false` and the caller parked with tasks still runnable; an event
+                // that wakes no task does not stop that sleep, so the executor slept until
+                // something unrelated woke it, forever if nothing did. Runnable queues are work.
+                return ran || !self.queues.borrow().active_executors.is_empty();
             }
             if !self.run_one_task_queue() {
                 return false;
@@ -1333,7 +1338,6 @@ impl LocalExecutor {
                 ran = true;
             }
         }
-        ran
     }
 
     fn run_one_task_queue(&self) -> bool {
