@@ -267,7 +267,9 @@ async fn exchange<H: Handler>(
             secure,
             draining,
         };
-        handler.handle(request).await
+        // Boxed: the handler's future is the largest state of a connection's task, and an
+        // idle keep-alive connection would otherwise carry its space between requests.
+        Box::pin(handler.handle(request)).await
     };
 
     // Whatever the handler left unread must not be taken for the next request.
