@@ -34,7 +34,10 @@ const PIPELINE_BATCH: usize = 64 * 1024;
 /// for this long so that unread client bytes do not turn the close into a reset that
 /// destroys the response before the client reads it.
 const LINGER: Duration = Duration::from_secs(2);
-const LINGER_BYTES: usize = 1 << 20;
+/// At most this much is dropped while lingering. An upload refused part way (a full disk,
+/// a bad chunk signature) can leave several MiB of body in flight; stopping at 1 MiB reset
+/// connections whose client was still sending, and the client lost the error response.
+const LINGER_BYTES: usize = 16 << 20;
 
 /// Progress of the current request body.
 #[derive(Debug)]
