@@ -3,8 +3,8 @@
 
 use crate::engine::{now_ms, CoreStore};
 use crate::error::{Error, Result};
-use crate::meta::{family_end, Family};
-use crate::record::BucketRecord;
+use crate::meta::{bucket_key, family_end, Family};
+use crate::record::{BucketRecord, BucketState};
 use crate::shard::{bucket_is_empty, Op, Reply};
 
 /// Prefixes S3 reserves.
@@ -64,12 +64,109 @@ fn looks_like_ipv4(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketInfo {
     pub name: String,
+    /// The bucket's internal id: a bucket deleted and created again under the same name has
+    /// another id. `BucketRef::from(&info)` names this bucket and no later one.
+    pub id: u64,
     pub owner: String,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_ms: u64,
 }
 
+impl BucketInfo {
+    fn new(name: &str, b: BucketRecord) -> BucketInfo {
+        BucketInfo {
+            name: name.to_owned(),
+            id: b.id,
+            owner: b.owner,
+            created_ms: b.created_ms,
+        }
+    }
+}
+
+/// Which bucket an operation acts on.
+///
+/// By name ([`BucketRef::Named`], what a `&str` converts to), an operation acts on whichever
+/// bucket has the name when it runs. Bound ([`BucketRef::Bound`], what a [`BucketInfo`]
+/// converts to), it acts only on the bucket that had this id when access to it was decided:
+/// once that bucket is gone, every operation fails with [`Error::NoSuchBucket`], even if the
+/// name was taken again (by another owner) in between.
+#[derive(Debug, Clone, Copy)]
+pub enum BucketRef<'a> {
+    /// Whichever bucket has the name now.
+    Named(&'a str),
+    /// Only the bucket with this name and this id.
+    Bound { name: &'a str, id: u64 },
+}
+
+impl<'a> BucketRef<'a> {
+    /// The bucket's name.
+    pub fn name(&self) -> &'a str {
+        match *self {
+            BucketRef::Named(name) | BucketRef::Bound { name, .. } => name,
+        }
+    }
+
+    /// A reference by name, bound to `id` if there is one.
+    pub(crate) fn new(name: &'a str, id: Option<u64>) -> BucketRef<'a> {
+        match id {
+            Some(id) => BucketRef::Bound { name, id },
+            None => BucketRef::Named(name),
+        }
+    }
+
+    /// The id the reference is bound to, if it is.
+    pub(crate) fn id(&self) -> Option<u64> {
+        match *self {
+            BucketRef::Named(_) => None,
+            BucketRef::Bound { id, .. } => Some(id),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for BucketRef<'a> {
+    fn from(name: &'a str) -> BucketRef<'a> {
+        BucketRef::Named(name)
+    }
+}
+
+impl<'a> From<&'a String> for BucketRef<'a> {
+    fn from(name: &'a String) -> BucketRef<'a> {
+        BucketRef::Named(name)
+    }
+}
+
+impl<'a> From<&'a BucketInfo> for BucketRef<'a> {
+    fn from(info: &'a BucketInfo) -> BucketRef<'a> {
+        BucketRef::Bound {
+            name: &info.name,
+            id: info.id,
+        }
+    }
+}
+
 impl CoreStore {
+    /// Reads a bucket's record: the one that has the name now, or for a bound reference only
+    /// the one with its id (`NoSuchBucket` once that bucket is gone).
+    pub(crate) fn bucket_record(&self, bucket: BucketRef<'_>) -> Result<BucketRecord> {
+        let b = match self.meta().get(&bucket_key(bucket.name()))? {
+            Some(v) => BucketRecord::decode(&v)?,
+            None => return Err(Error::NoSuchBucket),
+        };
+        match bucket.id() {
+            Some(id) if id != b.id => Err(Error::NoSuchBucket),
+            _ => Ok(b),
+        }
+    }
+
+    /// Reads an active bucket's record (`OperationAborted` while it is being deleted).
+    pub(crate) fn active_bucket(&self, bucket: BucketRef<'_>) -> Result<BucketRecord> {
+        let b = self.bucket_record(bucket)?;
+        match b.state {
+            BucketState::Active => Ok(b),
+            BucketState::Deleting => Err(Error::OperationAborted),
+        }
+    }
+
     /// Creates a bucket owned by `owner`.
     pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<()> {
         validate_bucket_name(name)?;
@@ -87,12 +184,15 @@ impl CoreStore {
         Ok(())
     }
 
-    /// Deletes a bucket that has no objects and no multipart uploads in progress.
+    /// Deletes a bucket that has no objects and no multipart uploads in progress. A bound
+    /// reference never deletes a later bucket of the same name.
     ///
     /// The bucket is first marked `Deleting` (new writes to it are refused), then every core's
     /// owner task is passed a barrier so that writes it accepted before are applied, and only
     /// then are the shards checked for emptiness.
-    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
+    pub async fn delete_bucket(&self, bucket: impl Into<BucketRef<'_>>) -> Result<()> {
+        let bucket = bucket.into();
+        let name = bucket.name();
         self.shared().health.check()?;
         let owner = self.bucket_owner(name);
         let id = match self
@@ -100,6 +200,7 @@ impl CoreStore {
                 owner,
                 Op::MarkBucketDeleting {
                     name: name.to_owned(),
+                    id: bucket.id(),
                 },
             )
             .await?
@@ -111,7 +212,7 @@ impl CoreStore {
             for core in 0..self.cores() {
                 self.call(core, Op::Barrier).await?;
             }
-            let record = self.bucket_record(name)?;
+            let record = self.bucket_record(BucketRef::Bound { name, id })?;
             bucket_is_empty(self, &record)
         }
         .await;
@@ -132,35 +233,30 @@ impl CoreStore {
         }
     }
 
-    /// A bucket's owner and creation time.
+    /// A bucket's id, owner and creation time.
     ///
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
-    pub async fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
-        let result = self.head_bucket_now(name).await;
+    pub async fn head_bucket(&self, bucket: impl Into<BucketRef<'_>>) -> Result<BucketInfo> {
+        let result = self.head_bucket_now(bucket.into()).await;
         self.read_barrier().await?;
         result
     }
 
-    /// A bucket's owner and creation time as this core reads them now, without waiting for
-    /// in-flight flushes: for permission checks on every request (an owner never changes while
-    /// the bucket exists, and a bucket whose creation is still flushing is known to no client).
-    pub fn peek_bucket(&self, name: &str) -> Result<BucketInfo> {
-        let b = self.bucket_record(name)?;
-        Ok(BucketInfo {
-            name: name.to_owned(),
-            owner: b.owner,
-            created_ms: b.created_ms,
-        })
+    /// A bucket's id, owner and creation time as this core reads them now, without waiting
+    /// for in-flight flushes: for permission checks on every request (an owner never changes
+    /// while the bucket exists, and a bucket whose creation is still flushing is known to no
+    /// client). Pass the result on as a [`BucketRef`] so that the operation acts on this
+    /// bucket and not on one created later under the same name.
+    pub fn peek_bucket<'a>(&self, bucket: impl Into<BucketRef<'a>>) -> Result<BucketInfo> {
+        let bucket = bucket.into();
+        let b = self.bucket_record(bucket)?;
+        Ok(BucketInfo::new(bucket.name(), b))
     }
 
-    /// A bucket's owner and creation time.
-    async fn head_bucket_now(&self, name: &str) -> Result<BucketInfo> {
-        let b = self.bucket_record(name)?;
-        Ok(BucketInfo {
-            name: name.to_owned(),
-            owner: b.owner,
-            created_ms: b.created_ms,
-        })
+    /// A bucket's id, owner and creation time.
+    async fn head_bucket_now(&self, bucket: BucketRef<'_>) -> Result<BucketInfo> {
+        let b = self.bucket_record(bucket)?;
+        Ok(BucketInfo::new(bucket.name(), b))
     }
 
     /// Every bucket, in name order (the S3 layer filters by owner).
@@ -179,13 +275,8 @@ impl CoreStore {
         for entry in self.meta().range(&start, &family_end(Family::Bucket)) {
             let (k, v) = entry?;
             let b = BucketRecord::decode(&v)?;
-            let name =
-                String::from_utf8(k[1..].to_vec()).map_err(|_| Error::Corrupt("bucket name"))?;
-            out.push(BucketInfo {
-                name,
-                owner: b.owner,
-                created_ms: b.created_ms,
-            });
+            let name = std::str::from_utf8(&k[1..]).map_err(|_| Error::Corrupt("bucket name"))?;
+            out.push(BucketInfo::new(name, b));
         }
         Ok(out)
     }

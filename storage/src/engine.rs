@@ -16,8 +16,7 @@ use crate::blob::BlobDir;
 use crate::commit::{GroupCommit, Health};
 use crate::error::{Error, Result};
 use crate::flusher::MetaFlusher;
-use crate::meta::{bucket_key, MetaStore, SledStore};
-use crate::record::{BucketRecord, BucketState};
+use crate::meta::{MetaStore, SledStore};
 use crate::recovery::{self, RecoveryReport};
 use crate::shard::{Msg, Op, OwnerQueue, Reply, Responder};
 
@@ -424,23 +423,6 @@ impl CoreStore {
             shared.flusher.flush().await?;
         }
         Ok(())
-    }
-
-    /// Reads a bucket record by name.
-    pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
-        match self.meta().get(&bucket_key(name))? {
-            Some(v) => BucketRecord::decode(&v),
-            None => Err(Error::NoSuchBucket),
-        }
-    }
-
-    /// Reads an active bucket's record.
-    pub(crate) fn active_bucket(&self, name: &str) -> Result<BucketRecord> {
-        let b = self.bucket_record(name)?;
-        match b.state {
-            BucketState::Active => Ok(b),
-            BucketState::Deleting => Err(Error::OperationAborted),
-        }
     }
 
     /// The core that owns shard `shard`.

@@ -21,7 +21,7 @@ mod recovery;
 mod shard;
 mod writer;
 
-pub use bucket::{validate_bucket_name, BucketInfo};
+pub use bucket::{validate_bucket_name, BucketInfo, BucketRef};
 pub use engine::{
     CoreStore, Engine, EngineConfig, DEFAULT_INLINE_THRESHOLD, DEFAULT_META_CACHE_BYTES,
     DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_PART_SIZE, DEFAULT_SHARDS_PER_BUCKET,

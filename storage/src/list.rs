@@ -1,6 +1,7 @@
 //! Listing as S3's ListObjects (v1, v2) and ListMultipartUploads need it: a k-way merge over the
 //! bucket's sorted shards that costs O(page), skipping each common prefix by seeking past it.
 
+use crate::bucket::BucketRef;
 use crate::engine::CoreStore;
 use crate::error::{Error, Result};
 use crate::meta::{
@@ -248,14 +249,18 @@ impl CoreStore {
     /// One page of ListObjects (v1 or v2): keys and common prefixes in UTF-8 binary order.
     ///
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
-    pub async fn list_objects(&self, bucket: &str, query: &ListQuery) -> Result<ListPage> {
-        let result = self.list_objects_now(bucket, query).await;
+    pub async fn list_objects(
+        &self,
+        bucket: impl Into<BucketRef<'_>>,
+        query: &ListQuery,
+    ) -> Result<ListPage> {
+        let result = self.list_objects_now(bucket.into(), query).await;
         self.read_barrier().await?;
         result
     }
 
     /// One page of ListObjects (v1 or v2): keys and common prefixes in UTF-8 binary order.
-    async fn list_objects_now(&self, bucket: &str, query: &ListQuery) -> Result<ListPage> {
+    async fn list_objects_now(&self, bucket: BucketRef<'_>, query: &ListQuery) -> Result<ListPage> {
         if query.max_keys > MAX_KEYS {
             return Err(Error::InvalidArgument("max-keys is at most 1000"));
         }
@@ -306,10 +311,10 @@ impl CoreStore {
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn list_multipart_uploads(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         query: &UploadQuery,
     ) -> Result<UploadPage> {
-        let result = self.list_multipart_uploads_now(bucket, query).await;
+        let result = self.list_multipart_uploads_now(bucket.into(), query).await;
         self.read_barrier().await?;
         result
     }
@@ -317,7 +322,7 @@ impl CoreStore {
     /// One page of ListMultipartUploads: uploads by key, then by creation.
     async fn list_multipart_uploads_now(
         &self,
-        bucket: &str,
+        bucket: BucketRef<'_>,
         query: &UploadQuery,
     ) -> Result<UploadPage> {
         if query.max_uploads > MAX_KEYS {

@@ -3,6 +3,7 @@
 
 use md5::{Digest, Md5};
 
+use crate::bucket::BucketRef;
 use crate::engine::{now_ms, shard_of, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::{part_key, part_prefix, prefix_successor, upload_key, UPLOAD_ID_LEN};
@@ -150,10 +151,11 @@ impl CoreStore {
     /// Starts a multipart upload; returns its id.
     pub async fn create_multipart_upload(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         meta: ObjectMeta,
     ) -> Result<String> {
+        let bucket = bucket.into();
         crate::object::check_key(key)?;
         meta.check()?;
         self.shared().health.check()?;
@@ -163,7 +165,7 @@ impl CoreStore {
         self.call(
             self.shard_owner(shard),
             Op::CreateUpload {
-                bucket: bucket.to_owned(),
+                bucket: bucket.name().to_owned(),
                 bucket_id: b.id,
                 shard,
                 key: key.to_owned(),
@@ -181,7 +183,7 @@ impl CoreStore {
     /// Starts writing part `part_number` (1 to 10000) of an upload; re-uploading replaces it.
     pub async fn upload_part(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         upload_id: &str,
         part_number: u16,
@@ -193,12 +195,13 @@ impl CoreStore {
     /// [`CoreStore::upload_part`] with a Content-MD5 to verify and a checksum to compute.
     pub async fn upload_part_with(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         upload_id: &str,
         part_number: u16,
         options: PartOptions,
     ) -> Result<ObjectWriter> {
+        let bucket = bucket.into();
         if !(1..=MAX_PART_NUMBER).contains(&part_number) {
             return Err(Error::InvalidPartNumber);
         }
@@ -234,14 +237,14 @@ impl CoreStore {
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn list_parts(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         upload_id: &str,
         part_number_marker: u16,
         max_parts: usize,
     ) -> Result<PartsPage> {
         let result = self
-            .list_parts_now(bucket, key, upload_id, part_number_marker, max_parts)
+            .list_parts_now(bucket.into(), key, upload_id, part_number_marker, max_parts)
             .await;
         self.read_barrier().await?;
         result
@@ -250,7 +253,7 @@ impl CoreStore {
     /// Lists the parts of an upload after `part_number_marker`, at most `max_parts` (≤ 1000).
     async fn list_parts_now(
         &self,
-        bucket: &str,
+        bucket: BucketRef<'_>,
         key: &str,
         upload_id: &str,
         part_number_marker: u16,
@@ -302,7 +305,7 @@ impl CoreStore {
     /// Completes an upload from the listed `(part number, etag)` pairs, in ascending order.
     pub async fn complete_multipart_upload(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         upload_id: &str,
         parts: Vec<(u16, String)>,
@@ -319,12 +322,13 @@ impl CoreStore {
     /// [`CoreStore::complete_multipart_upload`] with [`CompleteOptions`].
     pub async fn complete_multipart_upload_with(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         upload_id: &str,
         parts: Vec<(u16, String)>,
         options: CompleteOptions,
     ) -> Result<ObjectInfo> {
+        let bucket = bucket.into();
         self.shared().health.check()?;
         let id = parse_upload_id(upload_id)?;
         let b = self.active_bucket(bucket)?;
@@ -333,7 +337,7 @@ impl CoreStore {
             .call(
                 self.shard_owner(shard),
                 Op::CompleteUpload {
-                    bucket: bucket.to_owned(),
+                    bucket: bucket.name().to_owned(),
                     bucket_id: b.id,
                     shard,
                     key: key.to_owned(),
@@ -355,10 +359,11 @@ impl CoreStore {
     /// Aborts an upload and frees its parts.
     pub async fn abort_multipart_upload(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         upload_id: &str,
     ) -> Result<()> {
+        let bucket = bucket.into();
         self.shared().health.check()?;
         let id = parse_upload_id(upload_id)?;
         let b = self.bucket_record(bucket)?;

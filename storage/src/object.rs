@@ -3,6 +3,7 @@
 
 use futures_lite::StreamExt;
 
+use crate::bucket::BucketRef;
 use crate::engine::{shard_of, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::object_key;
@@ -130,10 +131,11 @@ impl CoreStore {
     /// Starts a PUT: push the body with `write`, then `commit`.
     pub async fn put_object(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         options: PutOptions,
     ) -> Result<ObjectWriter> {
+        let bucket = bucket.into();
         check_key(key)?;
         options.meta.check()?;
         self.shared().health.check()?;
@@ -141,7 +143,7 @@ impl CoreStore {
         ObjectWriter::new(
             self.clone(),
             WriteTarget::Object {
-                bucket: bucket.to_owned(),
+                bucket: bucket.name().to_owned(),
                 bucket_id: b.id,
                 shard: shard_of(key, b.shards),
                 key: key.to_owned(),
@@ -156,7 +158,7 @@ impl CoreStore {
         )
     }
 
-    pub(crate) fn object_record(&self, bucket: &str, key: &str) -> Result<ObjectRecord> {
+    pub(crate) fn object_record(&self, bucket: BucketRef<'_>, key: &str) -> Result<ObjectRecord> {
         check_key(key)?;
         let b = self.bucket_record(bucket)?;
         match self
@@ -171,14 +173,18 @@ impl CoreStore {
     /// An object's metadata.
     ///
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
-    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        let result = self.head_object_now(bucket, key).await;
+    pub async fn head_object(
+        &self,
+        bucket: impl Into<BucketRef<'_>>,
+        key: &str,
+    ) -> Result<ObjectInfo> {
+        let result = self.head_object_now(bucket.into(), key).await;
         self.read_barrier().await?;
         result
     }
 
     /// An object's metadata.
-    async fn head_object_now(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+    async fn head_object_now(&self, bucket: BucketRef<'_>, key: &str) -> Result<ObjectInfo> {
         Ok(ObjectInfo::from_record(
             key,
             &self.object_record(bucket, key)?,
@@ -190,11 +196,11 @@ impl CoreStore {
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn get_object(
         &self,
-        bucket: &str,
+        bucket: impl Into<BucketRef<'_>>,
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<GetObject> {
-        let result = self.get_object_now(bucket, key, range).await;
+        let result = self.get_object_now(bucket.into(), key, range).await;
         self.read_barrier().await?;
         result
     }
@@ -202,7 +208,7 @@ impl CoreStore {
     /// Reads an object (or a byte range of it) as a stream of `Bytes`.
     async fn get_object_now(
         &self,
-        bucket: &str,
+        bucket: BucketRef<'_>,
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<GetObject> {
@@ -233,7 +239,8 @@ impl CoreStore {
     }
 
     /// Deletes an object; `Ok(false)` if there was none (S3 answers 204 either way).
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool> {
+    pub async fn delete_object(&self, bucket: impl Into<BucketRef<'_>>, key: &str) -> Result<bool> {
+        let bucket = bucket.into();
         check_key(key)?;
         self.shared().health.check()?;
         let b = self.bucket_record(bucket)?;
@@ -242,7 +249,7 @@ impl CoreStore {
             .call(
                 self.shard_owner(shard),
                 Op::DeleteObject {
-                    bucket: bucket.to_owned(),
+                    bucket: bucket.name().to_owned(),
                     bucket_id: b.id,
                     shard,
                     key: key.to_owned(),

@@ -5,6 +5,7 @@ use glommio::channels::local_channel::{LocalReceiver, LocalSender};
 
 use std::rc::Weak;
 
+use crate::bucket::BucketRef;
 use crate::engine::{CoreInner, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::{
@@ -39,8 +40,8 @@ pub(crate) enum Op {
         now_ms: u64,
         shards: u16,
     },
-    /// Marks a bucket `Deleting`; returns its id.
-    MarkBucketDeleting { name: String },
+    /// Marks a bucket `Deleting` (only the one with id `id`, if given); returns its id.
+    MarkBucketDeleting { name: String, id: Option<u64> },
     /// Removes the bucket record (if `empty`) or returns it to `Active`.
     FinishBucketDelete { name: String, id: u64, empty: bool },
     /// Replies once every earlier mutation on this core has been applied.
@@ -193,14 +194,8 @@ fn durable(reply: Reply, free: Vec<BlobRef>) -> Result<Applied> {
 
 /// Checks that `bucket` is still the active bucket with id `id`.
 fn check_bucket(store: &CoreStore, bucket: &str, id: u64) -> Result<()> {
-    let b = store.bucket_record(bucket)?;
-    if b.id != id {
-        return Err(Error::NoSuchBucket);
-    }
-    match b.state {
-        BucketState::Active => Ok(()),
-        BucketState::Deleting => Err(Error::OperationAborted),
-    }
+    store.active_bucket(BucketRef::Bound { name: bucket, id })?;
+    Ok(())
 }
 
 fn get_object(store: &CoreStore, key: &[u8]) -> Result<Option<ObjectRecord>> {
@@ -272,8 +267,8 @@ fn apply(store: &CoreStore, op: Op) -> Result<Applied> {
             meta.apply(vec![(bucket_key(&name), Some(record.encode()))])?;
             durable(Reply::Done, Vec::new())
         }
-        Op::MarkBucketDeleting { name } => {
-            let mut b = store.bucket_record(&name)?;
+        Op::MarkBucketDeleting { name, id } => {
+            let mut b = store.bucket_record(BucketRef::new(&name, id))?;
             if b.state == BucketState::Deleting {
                 return Err(Error::OperationAborted);
             }
@@ -287,10 +282,7 @@ fn apply(store: &CoreStore, op: Op) -> Result<Applied> {
             })
         }
         Op::FinishBucketDelete { name, id, empty } => {
-            let mut b = store.bucket_record(&name)?;
-            if b.id != id {
-                return Err(Error::NoSuchBucket);
-            }
+            let mut b = store.bucket_record(BucketRef::Bound { name: &name, id })?;
             if empty {
                 meta.apply(vec![(bucket_key(&name), None)])?;
             } else {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_storage::{CoreStore, Engine, EngineConfig, Error, ObjectMeta, PutOptions};
+use cairn_storage::{BucketRef, CoreStore, Engine, EngineConfig, Error, ObjectMeta, PutOptions};
 use futures_lite::StreamExt;
 use glommio::{LocalExecutorPoolBuilder, PoolPlacement};
 
@@ -76,7 +76,7 @@ where
 /// PUTs `data` in chunks of `chunk` bytes.
 pub async fn put(
     store: &CoreStore,
-    bucket: &str,
+    bucket: impl Into<BucketRef<'_>>,
     key: &str,
     data: &[u8],
     options: PutOptions,
@@ -94,7 +94,11 @@ pub async fn put_simple(store: &CoreStore, bucket: &str, key: &str, data: &[u8])
         .expect("put")
 }
 
-pub async fn read_all(store: &CoreStore, bucket: &str, key: &str) -> Result<Vec<u8>, Error> {
+pub async fn read_all(
+    store: &CoreStore,
+    bucket: impl Into<BucketRef<'_>>,
+    key: &str,
+) -> Result<Vec<u8>, Error> {
     let mut got = store.get_object(bucket, key, None).await?;
     let mut out = Vec::new();
     while let Some(c) = got.body.next().await {
