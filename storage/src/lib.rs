@@ -30,9 +30,7 @@ pub use error::{Error, Result};
 pub use list::{ListPage, ListQuery, ObjectSummary, UploadInfo, UploadPage, UploadQuery, MAX_KEYS};
 pub use meta::{Change, MetaStore, RangeIter, SledStore};
 pub use multipart::{CompleteOptions, PartInfo, PartOptions, PartsPage, MAX_PART_NUMBER};
-pub use object::{
-    BodyChecksum, ByteRange, GetObject, MetadataDirective, ObjectInfo, PutOptions, MAX_KEY_LEN,
-};
+pub use object::{BodyChecksum, ByteRange, GetObject, ObjectInfo, PutOptions, MAX_KEY_LEN};
 pub use reader::ObjectBody;
 pub use record::{ObjectMeta, MAX_USER_METADATA};
 pub use recovery::RecoveryReport;

@@ -1,7 +1,5 @@
-//! Object operations on a core: put (through `ObjectWriter`), head, get with byte ranges,
-//! delete and server-side copy, plus key and range validation.
-
-use futures_lite::StreamExt;
+//! Object operations on a core: put (through `ObjectWriter`), head, get with byte ranges and
+//! delete, plus key and range validation.
 
 use crate::bucket::BucketRef;
 use crate::engine::{shard_of, CoreStore};
@@ -104,14 +102,6 @@ pub struct GetObject {
     /// `[start, end)` of the object the body holds (the whole object without a range).
     pub range: (u64, u64),
     pub body: ObjectBody,
-}
-
-/// Where a copy's metadata comes from (`x-amz-metadata-directive`).
-#[derive(Debug, Clone, Default)]
-pub enum MetadataDirective {
-    #[default]
-    Copy,
-    Replace(ObjectMeta),
 }
 
 pub(crate) fn check_key(key: &str) -> Result<()> {
@@ -260,37 +250,5 @@ impl CoreStore {
             Reply::Existed(existed) => Ok(existed),
             _ => Err(Error::Corrupt("unexpected owner reply")),
         }
-    }
-
-    /// Server-side copy: streams the source into a new object, keeping or replacing metadata.
-    pub async fn copy_object(
-        &self,
-        src_bucket: &str,
-        src_key: &str,
-        dst_bucket: &str,
-        dst_key: &str,
-        directive: MetadataDirective,
-        condition: WriteCondition,
-    ) -> Result<ObjectInfo> {
-        let mut source = self.get_object(src_bucket, src_key, None).await?;
-        let meta = match directive {
-            MetadataDirective::Copy => source.info.meta.clone(),
-            MetadataDirective::Replace(meta) => meta,
-        };
-        let mut writer = self
-            .put_object(
-                dst_bucket,
-                dst_key,
-                PutOptions {
-                    meta,
-                    condition,
-                    ..PutOptions::default()
-                },
-            )
-            .await?;
-        while let Some(chunk) = source.body.next().await {
-            writer.write(&chunk?).await?;
-        }
-        writer.commit().await
     }
 }

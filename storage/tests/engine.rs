@@ -3,8 +3,7 @@
 mod common;
 
 use cairn_storage::{
-    ByteRange, Engine, Error, ListQuery, MetadataDirective, ObjectMeta, PutOptions, UploadQuery,
-    WriteCondition,
+    ByteRange, Engine, Error, ListQuery, ObjectMeta, PutOptions, UploadQuery, WriteCondition,
 };
 use common::*;
 use futures_lite::StreamExt;
@@ -221,49 +220,6 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
             s.head_object("bkt", "dropped").await,
             Err(Error::NoSuchKey)
         ));
-        // Copy, keeping and replacing metadata.
-        put(
-            &s,
-            "bkt",
-            "src",
-            &big,
-            PutOptions {
-                meta: meta.clone(),
-                ..PutOptions::default()
-            },
-        )
-        .await
-        .unwrap();
-        let c = s
-            .copy_object(
-                "bkt",
-                "src",
-                "bkt",
-                "dst",
-                MetadataDirective::Copy,
-                WriteCondition::Always,
-            )
-            .await
-            .unwrap();
-        assert_eq!(c.etag, md5_hex(&big));
-        assert_eq!(s.head_object("bkt", "dst").await.unwrap().meta, meta);
-        assert_same(
-            &read_all(&s, "bkt", "dst").await.unwrap(),
-            &big,
-            "read back",
-        );
-        let replaced = meta_with(&[("x", "y")]);
-        s.copy_object(
-            "bkt",
-            "src",
-            "bkt",
-            "dst2",
-            MetadataDirective::Replace(replaced.clone()),
-            WriteCondition::Always,
-        )
-        .await
-        .unwrap();
-        assert_eq!(s.head_object("bkt", "dst2").await.unwrap().meta, replaced);
     });
 }
 

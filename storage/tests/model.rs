@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use cairn_storage::{
-    ByteRange, CoreStore, Engine, Error, ListQuery, MetadataDirective, ObjectMeta, PutOptions,
+    ByteRange, CoreStore, Engine, Error, ListQuery, ObjectInfo, ObjectMeta, PutOptions,
     UploadQuery, WriteCondition,
 };
 use common::*;
@@ -210,6 +210,29 @@ fn model_list(
     (keys, cps, truncated, next)
 }
 
+/// A server-side copy as the S3 layer makes one (the engine has no copy of its own): read the
+/// source, stream it into the destination with the source's metadata or `replace`.
+async fn copy(
+    s: &CoreStore,
+    src_bucket: &str,
+    src_key: &str,
+    dst_bucket: &str,
+    dst_key: &str,
+    replace: Option<ObjectMeta>,
+) -> Result<ObjectInfo, Error> {
+    let mut source = s.get_object(src_bucket, src_key, None).await?;
+    let meta = replace.unwrap_or_else(|| source.info.meta.clone());
+    let options = PutOptions {
+        meta,
+        ..PutOptions::default()
+    };
+    let mut writer = s.put_object(dst_bucket, dst_key, options).await?;
+    while let Some(chunk) = source.body.next().await {
+        writer.write(&chunk?).await?;
+    }
+    writer.commit().await
+}
+
 async fn apply(s: &CoreStore, m: &mut Model, op: &Op) -> (Outcome, Outcome) {
     match op {
         Op::Restart => unreachable!("handled by the driver"),
@@ -350,20 +373,8 @@ async fn apply(s: &CoreStore, m: &mut Model, op: &Op) -> (Outcome, Outcome) {
             // The source's metadata, which a COPY directive must carry over (it may itself
             // come from an earlier REPLACE copy, so it can equal `meta`).
             let source_meta = s.head_object(BUCKETS[*b], src).await.ok().map(|h| h.meta);
-            let directive = if *replace {
-                MetadataDirective::Replace(meta.clone())
-            } else {
-                MetadataDirective::Copy
-            };
-            let got = s
-                .copy_object(
-                    BUCKETS[*b],
-                    src,
-                    BUCKETS[*dst_b],
-                    dst,
-                    directive,
-                    WriteCondition::Always,
-                )
+            let replaced = replace.then(|| meta.clone());
+            let got = copy(s, BUCKETS[*b], src, BUCKETS[*dst_b], dst, replaced)
                 .await
                 .map(|o| o.etag);
             let source = m.buckets.get(b).map(|mb| mb.objects.get(src).cloned());
