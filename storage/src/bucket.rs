@@ -5,7 +5,9 @@ use crate::engine::{now_ms, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::{bucket_key, family_end, Family};
 use crate::record::{BucketRecord, BucketState};
-use crate::shard::{bucket_is_empty, Op, Reply};
+use crate::shard::{
+    bucket_is_empty, CreateBucket, FinishBucketDelete, MarkBucketDeleting, Op, Reply,
+};
 
 /// Prefixes S3 reserves.
 const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
@@ -173,12 +175,12 @@ impl CoreStore {
         self.shared().health.check()?;
         self.call(
             self.bucket_owner(name),
-            Op::CreateBucket {
+            Op::CreateBucket(CreateBucket {
                 name: name.to_owned(),
                 owner: owner.to_owned(),
                 now_ms: now_ms(),
                 shards: self.shared().config.shards_per_bucket,
-            },
+            }),
         )
         .await?;
         Ok(())
@@ -198,10 +200,10 @@ impl CoreStore {
         let id = match self
             .call(
                 owner,
-                Op::MarkBucketDeleting {
+                Op::MarkBucketDeleting(MarkBucketDeleting {
                     name: name.to_owned(),
                     id: bucket.id(),
-                },
+                }),
             )
             .await?
         {
@@ -219,11 +221,11 @@ impl CoreStore {
         let empty = matches!(checked, Ok(true));
         self.call(
             owner,
-            Op::FinishBucketDelete {
+            Op::FinishBucketDelete(FinishBucketDelete {
                 name: name.to_owned(),
                 id,
                 empty,
-            },
+            }),
         )
         .await?;
         match checked {

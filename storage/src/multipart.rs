@@ -10,7 +10,9 @@ use crate::meta::{part_key, part_prefix, prefix_successor, upload_key, UPLOAD_ID
 use crate::object::BodyChecksum;
 use crate::object::ObjectInfo;
 use crate::record::{Body, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
-use crate::shard::{bare_etag, Op, Reply, WriteCondition};
+use crate::shard::{
+    bare_etag, AbortUpload, CompleteUpload, CreateUpload, Op, Reply, WriteCondition,
+};
 use crate::writer::{Digests, ObjectWriter, WriteTarget};
 
 /// S3's largest part number.
@@ -164,7 +166,7 @@ impl CoreStore {
         let upload_id = new_upload_id(self)?;
         self.call(
             self.shard_owner(shard),
-            Op::CreateUpload {
+            Op::CreateUpload(CreateUpload {
                 bucket: bucket.name().to_owned(),
                 bucket_id: b.id,
                 shard,
@@ -174,7 +176,7 @@ impl CoreStore {
                     initiated_ms: now_ms(),
                     meta,
                 },
-            },
+            }),
         )
         .await?;
         Ok(format_upload_id(&upload_id))
@@ -336,7 +338,7 @@ impl CoreStore {
         let reply = self
             .call(
                 self.shard_owner(shard),
-                Op::CompleteUpload {
+                Op::CompleteUpload(CompleteUpload {
                     bucket: bucket.name().to_owned(),
                     bucket_id: b.id,
                     shard,
@@ -347,7 +349,7 @@ impl CoreStore {
                     now_ms: now_ms(),
                     condition: options.condition,
                     checksums: options.checksums,
-                },
+                }),
             )
             .await?;
         match reply {
@@ -370,12 +372,12 @@ impl CoreStore {
         let shard = shard_of(key, b.shards);
         self.call(
             self.shard_owner(shard),
-            Op::AbortUpload {
+            Op::AbortUpload(AbortUpload {
                 bucket_id: b.id,
                 shard,
                 key: key.to_owned(),
                 upload_id: id,
-            },
+            }),
         )
         .await?;
         Ok(())

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::meta::object_key;
 use crate::reader::ObjectBody;
 use crate::record::{ObjectMeta, ObjectRecord};
-use crate::shard::{Op, Reply, WriteCondition};
+use crate::shard::{DeleteObject, Op, Reply, WriteCondition};
 use crate::writer::{Digests, ObjectWriter, WriteTarget};
 
 /// S3's longest key, in bytes of UTF-8.
@@ -238,12 +238,12 @@ impl CoreStore {
         match self
             .call(
                 self.shard_owner(shard),
-                Op::DeleteObject {
+                Op::DeleteObject(DeleteObject {
                     bucket: bucket.name().to_owned(),
                     bucket_id: b.id,
                     shard,
                     key: key.to_owned(),
-                },
+                }),
             )
             .await?
         {

@@ -34,66 +34,100 @@ pub(crate) fn bare_etag(etag: &str) -> &str {
 /// A metadata mutation, run on the owner core of its key (or of the bucket name).
 #[derive(Debug)]
 pub(crate) enum Op {
-    CreateBucket {
-        name: String,
-        owner: String,
-        now_ms: u64,
-        shards: u16,
-    },
-    /// Marks a bucket `Deleting` (only the one with id `id`, if given); returns its id.
-    MarkBucketDeleting { name: String, id: Option<u64> },
-    /// Removes the bucket record (if `empty`) or returns it to `Active`.
-    FinishBucketDelete { name: String, id: u64, empty: bool },
+    CreateBucket(CreateBucket),
+    MarkBucketDeleting(MarkBucketDeleting),
+    FinishBucketDelete(FinishBucketDelete),
     /// Replies once every earlier mutation on this core has been applied.
     Barrier,
-    PutObject {
-        bucket: String,
-        bucket_id: u64,
-        shard: u16,
-        key: String,
-        record: ObjectRecord,
-        condition: WriteCondition,
-    },
-    DeleteObject {
-        bucket: String,
-        bucket_id: u64,
-        shard: u16,
-        key: String,
-    },
-    CreateUpload {
-        bucket: String,
-        bucket_id: u64,
-        shard: u16,
-        key: String,
-        upload_id: [u8; UPLOAD_ID_LEN],
-        record: UploadRecord,
-    },
-    PutPart {
-        bucket_id: u64,
-        shard: u16,
-        key: String,
-        upload_id: [u8; UPLOAD_ID_LEN],
-        part_number: u16,
-        record: PartRecord,
-    },
-    CompleteUpload {
-        bucket: String,
-        bucket_id: u64,
-        shard: u16,
-        key: String,
-        upload_id: [u8; UPLOAD_ID_LEN],
-        parts: Vec<(u16, String)>,
-        min_part_size: u64,
-        now_ms: u64,
-        condition: WriteCondition,
-        checksums: Option<Vec<(String, String)>>,
-    },
-    AbortUpload {
-        bucket_id: u64,
-        shard: u16,
-        key: String,
-        upload_id: [u8; UPLOAD_ID_LEN],
-    },
+    PutObject(PutObject),
+    DeleteObject(DeleteObject),
+    CreateUpload(CreateUpload),
+    PutPart(PutPart),
+    CompleteUpload(CompleteUpload),
+    AbortUpload(AbortUpload),
+}
+
+#[derive(Debug)]
+pub(crate) struct CreateBucket {
+    pub(crate) name: String,
+    pub(crate) owner: String,
+    pub(crate) now_ms: u64,
+    pub(crate) shards: u16,
+}
+
+/// Marks a bucket `Deleting` (only the one with id `id`, if given); replies with its id.
+#[derive(Debug)]
+pub(crate) struct MarkBucketDeleting {
+    pub(crate) name: String,
+    pub(crate) id: Option<u64>,
+}
+
+/// Removes the bucket record (if `empty`) or returns it to `Active`.
+#[derive(Debug)]
+pub(crate) struct FinishBucketDelete {
+    pub(crate) name: String,
+    pub(crate) id: u64,
+    pub(crate) empty: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct PutObject {
+    pub(crate) bucket: String,
+    pub(crate) bucket_id: u64,
+    pub(crate) shard: u16,
+    pub(crate) key: String,
+    pub(crate) record: ObjectRecord,
+    pub(crate) condition: WriteCondition,
+}
+
+#[derive(Debug)]
+pub(crate) struct DeleteObject {
+    pub(crate) bucket: String,
+    pub(crate) bucket_id: u64,
+    pub(crate) shard: u16,
+    pub(crate) key: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct CreateUpload {
+    pub(crate) bucket: String,
+    pub(crate) bucket_id: u64,
+    pub(crate) shard: u16,
+    pub(crate) key: String,
+    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
+    pub(crate) record: UploadRecord,
+}
+
+#[derive(Debug)]
+pub(crate) struct PutPart {
+    pub(crate) bucket_id: u64,
+    pub(crate) shard: u16,
+    pub(crate) key: String,
+    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
+    pub(crate) part_number: u16,
+    pub(crate) record: PartRecord,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompleteUpload {
+    pub(crate) bucket: String,
+    pub(crate) bucket_id: u64,
+    pub(crate) shard: u16,
+    pub(crate) key: String,
+    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
+    pub(crate) parts: Vec<(u16, String)>,
+    pub(crate) min_part_size: u64,
+    pub(crate) now_ms: u64,
+    pub(crate) condition: WriteCondition,
+    pub(crate) checksums: Option<Vec<(String, String)>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AbortUpload {
+    pub(crate) bucket_id: u64,
+    pub(crate) shard: u16,
+    pub(crate) key: String,
+    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
 }
 
 /// An owner's answer.
@@ -139,11 +173,7 @@ pub(crate) async fn owner_loop(store: Weak<CoreInner>, queue: LocalReceiver<Owne
         let Some(inner) = store.upgrade() else { break };
         let store = CoreStore { inner };
         let applied = if matches!(op, Op::Barrier) {
-            Ok(Applied {
-                reply: Reply::Done,
-                durable: false,
-                free: Vec::new(),
-            })
+            not_durable(Reply::Done)
         } else {
             match store.shared().health.check() {
                 Ok(()) => {
@@ -192,13 +222,22 @@ fn durable(reply: Reply, free: Vec<BlobRef>) -> Result<Applied> {
     })
 }
 
+/// A change that needs no flush (nothing was written, or a crash may undo it).
+fn not_durable(reply: Reply) -> Result<Applied> {
+    Ok(Applied {
+        reply,
+        durable: false,
+        free: Vec::new(),
+    })
+}
+
 /// Checks that `bucket` is still the active bucket with id `id`.
 fn check_bucket(store: &CoreStore, bucket: &str, id: u64) -> Result<()> {
     store.active_bucket(BucketRef::Bound { name: bucket, id })?;
     Ok(())
 }
 
-fn get_object(store: &CoreStore, key: &[u8]) -> Result<Option<ObjectRecord>> {
+fn read_object(store: &CoreStore, key: &[u8]) -> Result<Option<ObjectRecord>> {
     store
         .meta()
         .get(key)?
@@ -236,195 +275,172 @@ fn parts_of(store: &CoreStore, upload_id: &[u8; UPLOAD_ID_LEN]) -> Result<Vec<(u
 }
 
 fn apply(store: &CoreStore, op: Op) -> Result<Applied> {
-    let meta = store.meta();
     match op {
-        Op::Barrier => Ok(Applied {
-            reply: Reply::Done,
-            durable: false,
-            free: Vec::new(),
-        }),
-        Op::CreateBucket {
-            name,
-            owner,
-            now_ms,
-            shards,
-        } => {
-            if let Some(v) = meta.get(&bucket_key(&name))? {
-                let b = BucketRecord::decode(&v)?;
-                return Err(if b.owner == owner {
-                    Error::BucketAlreadyOwnedByYou
-                } else {
-                    Error::BucketAlreadyExists
-                });
-            }
-            let record = BucketRecord {
-                id: meta.generate_id()?,
-                owner,
-                created_ms: now_ms,
-                shards,
-                state: BucketState::Active,
-            };
-            meta.apply(vec![(bucket_key(&name), Some(record.encode()))])?;
-            durable(Reply::Done, Vec::new())
-        }
-        Op::MarkBucketDeleting { name, id } => {
-            let mut b = store.bucket_record(BucketRef::new(&name, id))?;
-            if b.state == BucketState::Deleting {
-                return Err(Error::OperationAborted);
-            }
-            b.state = BucketState::Deleting;
-            meta.apply(vec![(bucket_key(&name), Some(b.encode()))])?;
-            // Not flushed: a crash during a delete is undone by recovery (back to Active).
-            Ok(Applied {
-                reply: Reply::BucketId(b.id),
-                durable: false,
-                free: Vec::new(),
-            })
-        }
-        Op::FinishBucketDelete { name, id, empty } => {
-            let mut b = store.bucket_record(BucketRef::Bound { name: &name, id })?;
-            if empty {
-                meta.apply(vec![(bucket_key(&name), None)])?;
-            } else {
-                b.state = BucketState::Active;
-                meta.apply(vec![(bucket_key(&name), Some(b.encode()))])?;
-            }
-            durable(Reply::Done, Vec::new())
-        }
-        Op::PutObject {
-            bucket,
-            bucket_id,
-            shard,
-            key,
-            record,
-            condition,
-        } => {
-            check_bucket(store, &bucket, bucket_id)?;
-            let k = object_key(bucket_id, shard, &key);
-            let current = get_object(store, &k)?;
-            check_condition(current.as_ref(), &condition)?;
-            meta.apply(vec![(k, Some(record.encode()))])?;
-            let free = current.map(|c| c.body.blobs().to_vec()).unwrap_or_default();
-            durable(Reply::Object(Box::new(record)), free)
-        }
-        Op::DeleteObject {
-            bucket,
-            bucket_id,
-            shard,
-            key,
-        } => {
-            check_bucket(store, &bucket, bucket_id)?;
-            let k = object_key(bucket_id, shard, &key);
-            match get_object(store, &k)? {
-                None => Ok(Applied {
-                    reply: Reply::Existed(false),
-                    durable: false,
-                    free: Vec::new(),
-                }),
-                Some(current) => {
-                    meta.apply(vec![(k, None)])?;
-                    durable(Reply::Existed(true), current.body.blobs().to_vec())
-                }
-            }
-        }
-        Op::CreateUpload {
-            bucket,
-            bucket_id,
-            shard,
-            key,
-            upload_id,
-            record,
-        } => {
-            check_bucket(store, &bucket, bucket_id)?;
-            meta.apply(vec![(
-                upload_key(bucket_id, shard, &key, &upload_id),
-                Some(record.encode()),
-            )])?;
-            durable(Reply::Done, Vec::new())
-        }
-        Op::PutPart {
-            bucket_id,
-            shard,
-            key,
-            upload_id,
-            part_number,
-            record,
-        } => {
-            if meta
-                .get(&upload_key(bucket_id, shard, &key, &upload_id))?
-                .is_none()
-            {
-                return Err(Error::NoSuchUpload);
-            }
-            let pk = part_key(&upload_id, part_number);
-            let old = meta.get(&pk)?.map(|v| PartRecord::decode(&v)).transpose()?;
-            meta.apply(vec![(pk, Some(record.encode()))])?;
-            durable(Reply::Done, old.map(|p| vec![p.blob]).unwrap_or_default())
-        }
-        Op::AbortUpload {
-            bucket_id,
-            shard,
-            key,
-            upload_id,
-        } => {
-            let uk = upload_key(bucket_id, shard, &key, &upload_id);
-            if meta.get(&uk)?.is_none() {
-                return Err(Error::NoSuchUpload);
-            }
-            let parts = parts_of(store, &upload_id)?;
-            let mut changes: Vec<Change> = vec![(uk, None)];
-            changes.extend(parts.iter().map(|(n, _)| (part_key(&upload_id, *n), None)));
-            meta.apply(changes)?;
-            durable(
-                Reply::Done,
-                parts.into_iter().map(|(_, p)| p.blob).collect(),
-            )
-        }
-        Op::CompleteUpload {
-            bucket,
-            bucket_id,
-            shard,
-            key,
-            upload_id,
-            parts,
-            min_part_size,
-            now_ms,
-            condition,
-            checksums,
-        } => {
-            check_bucket(store, &bucket, bucket_id)?;
-            let uk = upload_key(bucket_id, shard, &key, &upload_id);
-            let upload = match meta.get(&uk)? {
-                Some(v) => UploadRecord::decode(&v)?,
-                None => return Err(Error::NoSuchUpload),
-            };
-            let stored = parts_of(store, &upload_id)?;
-            let record = crate::multipart::assemble(
-                upload,
-                &stored,
-                &parts,
-                min_part_size,
-                now_ms,
-                checksums,
-            )?;
-            let k = object_key(bucket_id, shard, &key);
-            let current = get_object(store, &k)?;
-            check_condition(current.as_ref(), &condition)?;
-            let used: std::collections::HashSet<u64> =
-                record.body.blobs().iter().map(|b| b.id).collect();
-            let mut free: Vec<BlobRef> = stored
-                .iter()
-                .map(|(_, p)| p.blob)
-                .filter(|b| !used.contains(&b.id))
-                .collect();
-            free.extend(current.map(|c| c.body.blobs().to_vec()).unwrap_or_default());
-            let mut changes: Vec<Change> = vec![(uk, None)];
-            changes.extend(stored.iter().map(|(n, _)| (part_key(&upload_id, *n), None)));
-            changes.push((k, Some(record.encode())));
-            meta.apply(changes)?;
-            durable(Reply::Object(Box::new(record)), free)
+        Op::Barrier => not_durable(Reply::Done),
+        Op::CreateBucket(op) => create_bucket(store, op),
+        Op::MarkBucketDeleting(op) => mark_bucket_deleting(store, op),
+        Op::FinishBucketDelete(op) => finish_bucket_delete(store, op),
+        Op::PutObject(op) => put_object(store, op),
+        Op::DeleteObject(op) => delete_object(store, op),
+        Op::CreateUpload(op) => create_upload(store, op),
+        Op::PutPart(op) => put_part(store, op),
+        Op::AbortUpload(op) => abort_upload(store, op),
+        Op::CompleteUpload(op) => complete_upload(store, op),
+    }
+}
+
+fn create_bucket(store: &CoreStore, op: CreateBucket) -> Result<Applied> {
+    let meta = store.meta();
+    if let Some(v) = meta.get(&bucket_key(&op.name))? {
+        let b = BucketRecord::decode(&v)?;
+        return Err(if b.owner == op.owner {
+            Error::BucketAlreadyOwnedByYou
+        } else {
+            Error::BucketAlreadyExists
+        });
+    }
+    let record = BucketRecord {
+        id: meta.generate_id()?,
+        owner: op.owner,
+        created_ms: op.now_ms,
+        shards: op.shards,
+        state: BucketState::Active,
+    };
+    meta.apply(vec![(bucket_key(&op.name), Some(record.encode()))])?;
+    durable(Reply::Done, Vec::new())
+}
+
+fn mark_bucket_deleting(store: &CoreStore, op: MarkBucketDeleting) -> Result<Applied> {
+    let mut b = store.bucket_record(BucketRef::new(&op.name, op.id))?;
+    if b.state == BucketState::Deleting {
+        return Err(Error::OperationAborted);
+    }
+    b.state = BucketState::Deleting;
+    store
+        .meta()
+        .apply(vec![(bucket_key(&op.name), Some(b.encode()))])?;
+    // Not flushed: a crash during a delete is undone by recovery (back to Active).
+    not_durable(Reply::BucketId(b.id))
+}
+
+fn finish_bucket_delete(store: &CoreStore, op: FinishBucketDelete) -> Result<Applied> {
+    let name = op.name;
+    let mut b = store.bucket_record(BucketRef::Bound {
+        name: &name,
+        id: op.id,
+    })?;
+    if op.empty {
+        store.meta().apply(vec![(bucket_key(&name), None)])?;
+    } else {
+        b.state = BucketState::Active;
+        store
+            .meta()
+            .apply(vec![(bucket_key(&name), Some(b.encode()))])?;
+    }
+    durable(Reply::Done, Vec::new())
+}
+
+fn put_object(store: &CoreStore, op: PutObject) -> Result<Applied> {
+    check_bucket(store, &op.bucket, op.bucket_id)?;
+    let k = object_key(op.bucket_id, op.shard, &op.key);
+    let current = read_object(store, &k)?;
+    check_condition(current.as_ref(), &op.condition)?;
+    store.meta().apply(vec![(k, Some(op.record.encode()))])?;
+    let free = current.map(|c| c.body.blobs().to_vec()).unwrap_or_default();
+    durable(Reply::Object(Box::new(op.record)), free)
+}
+
+fn delete_object(store: &CoreStore, op: DeleteObject) -> Result<Applied> {
+    check_bucket(store, &op.bucket, op.bucket_id)?;
+    let k = object_key(op.bucket_id, op.shard, &op.key);
+    match read_object(store, &k)? {
+        None => not_durable(Reply::Existed(false)),
+        Some(current) => {
+            store.meta().apply(vec![(k, None)])?;
+            durable(Reply::Existed(true), current.body.blobs().to_vec())
         }
     }
+}
+
+fn create_upload(store: &CoreStore, op: CreateUpload) -> Result<Applied> {
+    check_bucket(store, &op.bucket, op.bucket_id)?;
+    store.meta().apply(vec![(
+        upload_key(op.bucket_id, op.shard, &op.key, &op.upload_id),
+        Some(op.record.encode()),
+    )])?;
+    durable(Reply::Done, Vec::new())
+}
+
+fn put_part(store: &CoreStore, op: PutPart) -> Result<Applied> {
+    let meta = store.meta();
+    if meta
+        .get(&upload_key(op.bucket_id, op.shard, &op.key, &op.upload_id))?
+        .is_none()
+    {
+        return Err(Error::NoSuchUpload);
+    }
+    let pk = part_key(&op.upload_id, op.part_number);
+    let old = meta.get(&pk)?.map(|v| PartRecord::decode(&v)).transpose()?;
+    meta.apply(vec![(pk, Some(op.record.encode()))])?;
+    durable(Reply::Done, old.map(|p| vec![p.blob]).unwrap_or_default())
+}
+
+fn abort_upload(store: &CoreStore, op: AbortUpload) -> Result<Applied> {
+    let meta = store.meta();
+    let uk = upload_key(op.bucket_id, op.shard, &op.key, &op.upload_id);
+    if meta.get(&uk)?.is_none() {
+        return Err(Error::NoSuchUpload);
+    }
+    let parts = parts_of(store, &op.upload_id)?;
+    let mut changes: Vec<Change> = vec![(uk, None)];
+    changes.extend(
+        parts
+            .iter()
+            .map(|(n, _)| (part_key(&op.upload_id, *n), None)),
+    );
+    meta.apply(changes)?;
+    durable(
+        Reply::Done,
+        parts.into_iter().map(|(_, p)| p.blob).collect(),
+    )
+}
+
+fn complete_upload(store: &CoreStore, op: CompleteUpload) -> Result<Applied> {
+    let meta = store.meta();
+    check_bucket(store, &op.bucket, op.bucket_id)?;
+    let uk = upload_key(op.bucket_id, op.shard, &op.key, &op.upload_id);
+    let upload = match meta.get(&uk)? {
+        Some(v) => UploadRecord::decode(&v)?,
+        None => return Err(Error::NoSuchUpload),
+    };
+    let stored = parts_of(store, &op.upload_id)?;
+    let record = crate::multipart::assemble(
+        upload,
+        &stored,
+        &op.parts,
+        op.min_part_size,
+        op.now_ms,
+        op.checksums,
+    )?;
+    let k = object_key(op.bucket_id, op.shard, &op.key);
+    let current = read_object(store, &k)?;
+    check_condition(current.as_ref(), &op.condition)?;
+    let used: std::collections::HashSet<u64> = record.body.blobs().iter().map(|b| b.id).collect();
+    let mut free: Vec<BlobRef> = stored
+        .iter()
+        .map(|(_, p)| p.blob)
+        .filter(|b| !used.contains(&b.id))
+        .collect();
+    free.extend(current.map(|c| c.body.blobs().to_vec()).unwrap_or_default());
+    let mut changes: Vec<Change> = vec![(uk, None)];
+    changes.extend(
+        stored
+            .iter()
+            .map(|(n, _)| (part_key(&op.upload_id, *n), None)),
+    );
+    changes.push((k, Some(record.encode())));
+    meta.apply(changes)?;
+    durable(Reply::Object(Box::new(record)), free)
 }
 
 /// Whether a bucket has any object or upload, in any shard.

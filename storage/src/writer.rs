@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::meta::UPLOAD_ID_LEN;
 use crate::object::{BodyChecksum, ObjectInfo};
 use crate::record::{BlobRef, Body, ObjectMeta, ObjectRecord, PartRecord};
-use crate::shard::{Op, Reply, WriteCondition};
+use crate::shard::{Op, PutObject, PutPart, Reply, WriteCondition};
 
 /// What a writer commits to (one per writer, so the size difference of the variants is moot).
 #[derive(Debug)]
@@ -182,10 +182,37 @@ impl ObjectWriter {
         }
         self.store.shared().health.check()?;
         let md5: [u8; 16] = self.md5.clone().finalize().into();
+        let checksum = self.check_digests(&md5)?;
+        let body = self.finish_body().await?;
+        let blobs: Vec<BlobRef> = body.blobs().to_vec();
+        let store = self.store.clone();
+        let size = self.size;
+        let (owner, op, key) = self.into_op(md5, body, checksum.clone())?;
+        let is_part = matches!(op, Op::PutPart(_));
+        match store.call(owner, op).await {
+            Ok(Reply::Object(record)) => Ok(ObjectInfo::from_record(&key, &record)),
+            Ok(_) if is_part => Ok(part_info(size, md5, checksum)),
+            Ok(_) => Err(Error::Corrupt("unexpected owner reply")),
+            // Applied but not durable: the record may survive a crash, so keep its blob
+            // (recovery removes it if the record did not survive).
+            Err(e @ Error::Poisoned(_)) => Err(e),
+            Err(e) => {
+                for blob in &blobs {
+                    store.shared().blobs.remove(blob).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks the body against the client's Content-MD5 and announced checksum; returns the
+    /// checksum to store (computed here, or verified by the caller), which an object's
+    /// metadata now carries in place of any other value of the same algorithm.
+    fn check_digests(&mut self, md5: &[u8; 16]) -> Result<Option<(String, String)>> {
         if self
             .digests
             .content_md5
-            .is_some_and(|expected| expected != md5)
+            .is_some_and(|expected| expected != *md5)
         {
             return Err(Error::BadDigest);
         }
@@ -211,7 +238,12 @@ impl ObjectWriter {
             meta.checksums.retain(|(a, _)| a != algorithm);
             meta.checksums.push((algorithm.clone(), value.clone()));
         }
-        let body = match self.blob.take() {
+        Ok(computed)
+    }
+
+    /// Makes the body durable: the blob synced with its directory entry, or the inline bytes.
+    async fn finish_body(&mut self) -> Result<Body> {
+        Ok(match self.blob.take() {
             Some(blob) => {
                 let blob = blob.finish().await?;
                 // On failure (the engine is poisoned) the blob stays for recovery to judge.
@@ -230,19 +262,18 @@ impl ObjectWriter {
                 Body::Blobs(vec![blob])
             }
             None => Body::Inline(std::mem::take(&mut self.inline)),
-        };
-        let blobs: Vec<BlobRef> = body.blobs().to_vec();
-        let store = self.store.clone();
-        let (owner, op, key) = match std::mem::replace(
-            &mut self.target,
-            WriteTarget::Part {
-                bucket_id: 0,
-                shard: 0,
-                key: String::new(),
-                upload_id: [0; UPLOAD_ID_LEN],
-                part_number: 0,
-            },
-        ) {
+        })
+    }
+
+    /// The mutation that commits the record, the core that owns its key, and the key the
+    /// answer reports (empty for a part).
+    fn into_op(
+        self,
+        md5: [u8; 16],
+        body: Body,
+        checksum: Option<(String, String)>,
+    ) -> Result<(usize, Op, String)> {
+        Ok(match self.target {
             WriteTarget::Object {
                 bucket,
                 bucket_id,
@@ -250,10 +281,9 @@ impl ObjectWriter {
                 key,
                 meta,
                 condition,
-                ..
             } => (
-                store.shard_owner(shard),
-                Op::PutObject {
+                self.store.shard_owner(shard),
+                Op::PutObject(PutObject {
                     bucket,
                     bucket_id,
                     shard,
@@ -267,7 +297,7 @@ impl ObjectWriter {
                         body,
                     },
                     condition,
-                },
+                }),
                 key,
             ),
             WriteTarget::Part {
@@ -277,8 +307,8 @@ impl ObjectWriter {
                 upload_id,
                 part_number,
             } => (
-                store.shard_owner(shard),
-                Op::PutPart {
+                self.store.shard_owner(shard),
+                Op::PutPart(PutPart {
                     bucket_id,
                     shard,
                     key,
@@ -287,38 +317,28 @@ impl ObjectWriter {
                     record: PartRecord {
                         md5,
                         last_modified_ms: now_ms(),
-                        blob: blobs.first().copied().ok_or(Error::Unavailable)?,
-                        checksums: computed.clone().into_iter().collect(),
+                        blob: body.blobs().first().copied().ok_or(Error::Unavailable)?,
+                        checksums: checksum.into_iter().collect(),
                     },
-                },
+                }),
                 String::new(),
             ),
-        };
-        let is_part = matches!(op, Op::PutPart { .. });
-        match store.call(owner, op).await {
-            Ok(Reply::Object(record)) => Ok(ObjectInfo::from_record(&key, &record)),
-            Ok(_) if is_part => Ok(ObjectInfo {
-                key,
-                size: self.size,
-                etag: hex::encode(md5),
-                last_modified_ms: now_ms(),
-                parts: 0,
-                part_lengths: Vec::new(),
-                meta: ObjectMeta {
-                    checksums: computed.into_iter().collect(),
-                    ..ObjectMeta::default()
-                },
-            }),
-            Ok(_) => Err(Error::Corrupt("unexpected owner reply")),
-            // Applied but not durable: the record may survive a crash, so keep its blob
-            // (recovery removes it if the record did not survive).
-            Err(e @ Error::Poisoned(_)) => Err(e),
-            Err(e) => {
-                for blob in &blobs {
-                    store.shared().blobs.remove(blob).await;
-                }
-                Err(e)
-            }
-        }
+        })
+    }
+}
+
+/// What a committed part reports: its size, ETag and checksum, with an empty key.
+fn part_info(size: u64, md5: [u8; 16], checksum: Option<(String, String)>) -> ObjectInfo {
+    ObjectInfo {
+        key: String::new(),
+        size,
+        etag: hex::encode(md5),
+        last_modified_ms: now_ms(),
+        parts: 0,
+        part_lengths: Vec::new(),
+        meta: ObjectMeta {
+            checksums: checksum.into_iter().collect(),
+            ..ObjectMeta::default()
+        },
     }
 }
