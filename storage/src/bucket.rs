@@ -1,13 +1,12 @@
-//! Bucket names (S3's general-purpose bucket naming rules) and bucket listing types.
+//! Buckets: names (S3's general-purpose bucket naming rules), references that bind an operation
+//! to one bucket (`BucketRef`), bucket records by reference, and create, delete, head and list.
 //! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
 
-use crate::engine::{now_ms, CoreStore};
 use crate::error::{Error, Result};
-use crate::meta::{bucket_key, family_end, Family};
+use crate::meta::{bucket_key, family_end, prefix_successor, shard_prefix, Family};
+use crate::op::{CreateBucket, FinishBucketDelete, MarkBucketDeleting, Op, Reply};
 use crate::record::{BucketRecord, BucketState};
-use crate::shard::{
-    bucket_is_empty, CreateBucket, FinishBucketDelete, MarkBucketDeleting, Op, Reply,
-};
+use crate::store::{now_ms, CoreStore};
 
 /// Prefixes S3 reserves.
 const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
@@ -282,6 +281,26 @@ impl CoreStore {
         }
         Ok(out)
     }
+}
+
+/// Whether a bucket has any object or upload, in any shard.
+fn bucket_is_empty(store: &CoreStore, bucket: &BucketRecord) -> Result<bool> {
+    for family in [Family::Object, Family::Upload] {
+        for shard in 0..bucket.shards {
+            let start = shard_prefix(family, bucket.id, shard);
+            let end = prefix_successor(&start).unwrap_or_else(|| family_end(family));
+            if store
+                .meta()
+                .range(&start, &end)
+                .next()
+                .transpose()?
+                .is_some()
+            {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

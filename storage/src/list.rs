@@ -2,7 +2,6 @@
 //! bucket's sorted shards that costs O(page), skipping each common prefix by seeking past it.
 
 use crate::bucket::BucketRef;
-use crate::engine::CoreStore;
 use crate::error::{Error, Result};
 use crate::meta::{
     prefix_successor, shard_prefix, split_upload_suffix, Family, MetaStore, RangeIter,
@@ -10,6 +9,7 @@ use crate::meta::{
 };
 use crate::multipart::{format_upload_id, parse_upload_id};
 use crate::record::{ObjectRecord, UploadRecord};
+use crate::store::CoreStore;
 
 /// S3's largest page.
 pub const MAX_KEYS: usize = 1000;

@@ -1,19 +1,14 @@
-//! Multipart uploads: create, upload part, list parts, complete (no copy: the object record lists
-//! the part blobs) and abort. ETag as S3 computes it: `md5(concat(part md5s))-N`.
-
-use md5::{Digest, Md5};
+//! Multipart uploads: create, upload part, list parts, complete (the owner core turns the parts
+//! into one object record with `record::assemble`) and abort.
 
 use crate::bucket::BucketRef;
-use crate::engine::{now_ms, shard_of, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::{part_key, part_prefix, prefix_successor, upload_key, UPLOAD_ID_LEN};
-use crate::object::BodyChecksum;
-use crate::object::ObjectInfo;
-use crate::record::{Body, ObjectMeta, ObjectRecord, PartRecord, UploadRecord};
-use crate::shard::{
-    bare_etag, AbortUpload, CompleteUpload, CreateUpload, Op, Reply, WriteCondition,
-};
-use crate::writer::{Digests, ObjectWriter, WriteTarget};
+use crate::object::check_key;
+use crate::op::{AbortUpload, CompleteUpload, CreateUpload, Op, Reply, WriteCondition};
+use crate::record::{ObjectInfo, ObjectMeta, PartRecord, UploadRecord};
+use crate::store::{now_ms, shard_of, CoreStore};
+use crate::writer::{BodyChecksum, Digests, ObjectWriter, WriteTarget};
 
 /// S3's largest part number.
 pub const MAX_PART_NUMBER: u16 = 10_000;
@@ -86,69 +81,6 @@ fn new_upload_id(store: &CoreStore) -> Result<[u8; UPLOAD_ID_LEN]> {
     Ok(id)
 }
 
-/// Builds the object record of a completed upload from the listed and the stored parts.
-pub(crate) fn assemble(
-    upload: UploadRecord,
-    stored: &[(u16, PartRecord)],
-    listed: &[(u16, String)],
-    min_part_size: u64,
-    now_ms: u64,
-    checksums: Option<Vec<(String, String)>>,
-) -> Result<ObjectRecord> {
-    if listed.is_empty() {
-        return Err(Error::InvalidArgument(
-            "a completion must list at least one part",
-        ));
-    }
-    // S3 checks the whole list in turn: its order, then that every part exists with its ETag,
-    // then the part sizes.
-    if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
-        return Err(Error::InvalidPartOrder);
-    }
-    let parts = listed
-        .iter()
-        .map(|(number, etag)| {
-            let part = stored
-                .binary_search_by_key(number, |(n, _)| *n)
-                .map(|i| &stored[i].1)
-                .map_err(|_| Error::InvalidPart)?;
-            if bare_etag(etag).eq_ignore_ascii_case(&hex::encode(part.md5)) {
-                Ok(part)
-            } else {
-                Err(Error::InvalidPart)
-            }
-        })
-        .collect::<Result<Vec<&PartRecord>>>()?;
-    if parts[..parts.len() - 1]
-        .iter()
-        .any(|p| p.blob.len < min_part_size)
-    {
-        return Err(Error::EntityTooSmall);
-    }
-    let mut md5s = Md5::new();
-    let mut blobs = Vec::with_capacity(parts.len());
-    let mut size = 0u64;
-    for part in parts {
-        md5s.update(part.md5);
-        size += part.blob.len;
-        blobs.push(part.blob);
-    }
-    Ok(ObjectRecord {
-        size,
-        etag: format!("{}-{}", hex::encode(md5s.finalize()), listed.len()),
-        last_modified_ms: now_ms,
-        parts: listed.len() as u32,
-        meta: match checksums {
-            Some(checksums) => ObjectMeta {
-                checksums,
-                ..upload.meta
-            },
-            None => upload.meta,
-        },
-        body: Body::Blobs(blobs),
-    })
-}
-
 impl CoreStore {
     /// Starts a multipart upload; returns its id.
     pub async fn create_multipart_upload(
@@ -158,7 +90,7 @@ impl CoreStore {
         meta: ObjectMeta,
     ) -> Result<String> {
         let bucket = bucket.into();
-        crate::object::check_key(key)?;
+        check_key(key)?;
         meta.check()?;
         self.shared().health.check()?;
         let b = self.active_bucket(bucket)?;
@@ -387,95 +319,6 @@ impl CoreStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::BlobRef;
-
-    fn part(n: u16, len: u64, byte: u8) -> (u16, PartRecord) {
-        (
-            n,
-            PartRecord {
-                md5: [byte; 16],
-                last_modified_ms: 0,
-                blob: BlobRef {
-                    core: 0,
-                    id: u64::from(n),
-                    len,
-                },
-                checksums: Vec::new(),
-            },
-        )
-    }
-
-    fn upload() -> UploadRecord {
-        UploadRecord {
-            initiated_ms: 0,
-            meta: ObjectMeta::default(),
-        }
-    }
-
-    #[test]
-    fn completion_checks_parts_order_and_sizes() {
-        let stored = vec![part(1, 10, 1), part(2, 10, 2), part(3, 3, 3)];
-        let tag = |b: u8| hex::encode([b; 16]);
-        let ok = assemble(
-            upload(),
-            &stored,
-            &[(1, tag(1)), (3, format!("\"{}\"", tag(3)))],
-            10,
-            5,
-            None,
-        )
-        .unwrap();
-        assert_eq!(ok.size, 13);
-        let mut h = Md5::new();
-        h.update([1u8; 16]);
-        h.update([3u8; 16]);
-        assert_eq!(ok.etag, format!("{}-2", hex::encode(h.finalize())));
-        assert_eq!(ok.body.blobs().len(), 2);
-        assert!(matches!(
-            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 1, 0, None),
-            Err(Error::InvalidPartOrder)
-        ));
-        assert!(matches!(
-            assemble(upload(), &stored, &[(1, tag(2))], 1, 0, None),
-            Err(Error::InvalidPart)
-        ));
-        assert!(matches!(
-            assemble(upload(), &stored, &[(4, tag(4))], 1, 0, None),
-            Err(Error::InvalidPart)
-        ));
-        assert!(matches!(
-            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))], 1, 0, None),
-            Err(Error::InvalidPart)
-        ));
-        assert!(matches!(
-            assemble(upload(), &stored, &[(3, tag(3)), (2, tag(2))], 1, 0, None),
-            Err(Error::InvalidPartOrder)
-        ));
-        // Order is checked before sizes: S3 answers InvalidPartOrder here, not EntityTooSmall.
-        assert!(matches!(
-            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 11, 0, None),
-            Err(Error::InvalidPartOrder)
-        ));
-        // Checksums given at completion replace the upload's.
-        let sums = vec![("CRC32".to_owned(), "AAAAAA==-1".to_owned())];
-        let done = assemble(upload(), &stored, &[(1, tag(1))], 1, 0, Some(sums.clone())).unwrap();
-        assert_eq!(done.meta.checksums, sums);
-        assert!(matches!(
-            assemble(
-                upload(),
-                &stored,
-                &[(3, tag(3)), (4, tag(4))][..0],
-                1,
-                0,
-                None
-            ),
-            Err(Error::InvalidArgument(_))
-        ));
-        assert!(matches!(
-            assemble(upload(), &stored, &[(1, tag(1)), (2, tag(2))], 11, 0, None),
-            Err(Error::EntityTooSmall)
-        ));
-    }
 
     #[test]
     fn upload_ids_round_trip_and_reject_garbage() {

@@ -2,59 +2,16 @@
 //! delete, plus key and range validation.
 
 use crate::bucket::BucketRef;
-use crate::engine::{shard_of, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::object_key;
+use crate::op::{DeleteObject, Op, Reply, WriteCondition};
 use crate::reader::ObjectBody;
-use crate::record::{ObjectMeta, ObjectRecord};
-use crate::shard::{DeleteObject, Op, Reply, WriteCondition};
-use crate::writer::{Digests, ObjectWriter, WriteTarget};
+use crate::record::{ObjectInfo, ObjectMeta, ObjectRecord};
+use crate::store::{shard_of, CoreStore};
+use crate::writer::{BodyChecksum, Digests, ObjectWriter, WriteTarget};
 
 /// S3's longest key, in bytes of UTF-8.
 pub const MAX_KEY_LEN: usize = 1024;
-
-/// An object's metadata, as head and get report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    pub key: String,
-    pub size: u64,
-    /// ETag without quotes: hex MD5, or `hex-N` for a multipart object.
-    pub etag: String,
-    pub last_modified_ms: u64,
-    /// Number of parts of a multipart object (0 for a single PUT).
-    pub parts: u32,
-    /// The length of each part of a multipart object, in order (empty for a single PUT), so
-    /// a part can be read back by number.
-    pub part_lengths: Vec<u64>,
-    pub meta: ObjectMeta,
-}
-
-impl ObjectInfo {
-    pub(crate) fn from_record(key: &str, r: &ObjectRecord) -> ObjectInfo {
-        ObjectInfo {
-            key: key.to_owned(),
-            size: r.size,
-            etag: r.etag.clone(),
-            last_modified_ms: r.last_modified_ms,
-            parts: r.parts,
-            part_lengths: if r.parts > 0 {
-                r.body.blobs().iter().map(|b| b.len).collect()
-            } else {
-                Vec::new()
-            },
-            meta: r.meta.clone(),
-        }
-    }
-}
-
-/// A checksum the writer computes inline as the body streams through. The S3 layer supplies
-/// the algorithm (CRC32C, SHA-256, …); the engine stores the result with the object's
-/// checksums as an opaque `(algorithm, value)` pair.
-pub trait BodyChecksum: std::fmt::Debug {
-    fn update(&mut self, data: &[u8]);
-    /// The algorithm's name and the value as stored and returned (e.g. `("CRC32C", base64)`).
-    fn finish(self: Box<Self>) -> (String, String);
-}
 
 /// What a PUT asks for besides its bytes.
 #[derive(Debug, Default)]

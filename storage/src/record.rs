@@ -1,4 +1,9 @@
-//! Metadata records (bucket, object, upload, part) and their compact binary encoding.
+//! Metadata records (bucket, object, upload, part) and their compact binary encoding; what an
+//! object record reports (`ObjectInfo`), and the record a completed multipart upload becomes
+//! (`assemble`: no copy, the record lists the part blobs; ETag as S3 computes it,
+//! `md5(concat(part md5s))-N`).
+
+use md5::{Digest, Md5};
 
 use crate::error::{Error, Result};
 
@@ -102,6 +107,108 @@ pub struct PartRecord {
     pub blob: BlobRef,
     /// Checksums computed inline while the part was written (algorithm, value).
     pub checksums: Vec<(String, String)>,
+}
+
+/// Strips the quotes S3 puts around ETags.
+pub(crate) fn bare_etag(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+/// An object's metadata, as head and get report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// ETag without quotes: hex MD5, or `hex-N` for a multipart object.
+    pub etag: String,
+    pub last_modified_ms: u64,
+    /// Number of parts of a multipart object (0 for a single PUT).
+    pub parts: u32,
+    /// The length of each part of a multipart object, in order (empty for a single PUT), so
+    /// a part can be read back by number.
+    pub part_lengths: Vec<u64>,
+    pub meta: ObjectMeta,
+}
+
+impl ObjectInfo {
+    pub(crate) fn from_record(key: &str, r: &ObjectRecord) -> ObjectInfo {
+        ObjectInfo {
+            key: key.to_owned(),
+            size: r.size,
+            etag: r.etag.clone(),
+            last_modified_ms: r.last_modified_ms,
+            parts: r.parts,
+            part_lengths: if r.parts > 0 {
+                r.body.blobs().iter().map(|b| b.len).collect()
+            } else {
+                Vec::new()
+            },
+            meta: r.meta.clone(),
+        }
+    }
+}
+
+/// Builds the object record of a completed upload from the listed and the stored parts.
+pub(crate) fn assemble(
+    upload: UploadRecord,
+    stored: &[(u16, PartRecord)],
+    listed: &[(u16, String)],
+    min_part_size: u64,
+    now_ms: u64,
+    checksums: Option<Vec<(String, String)>>,
+) -> Result<ObjectRecord> {
+    if listed.is_empty() {
+        return Err(Error::InvalidArgument(
+            "a completion must list at least one part",
+        ));
+    }
+    // S3 checks the whole list in turn: its order, then that every part exists with its ETag,
+    // then the part sizes.
+    if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
+        return Err(Error::InvalidPartOrder);
+    }
+    let parts = listed
+        .iter()
+        .map(|(number, etag)| {
+            let part = stored
+                .binary_search_by_key(number, |(n, _)| *n)
+                .map(|i| &stored[i].1)
+                .map_err(|_| Error::InvalidPart)?;
+            if bare_etag(etag).eq_ignore_ascii_case(&hex::encode(part.md5)) {
+                Ok(part)
+            } else {
+                Err(Error::InvalidPart)
+            }
+        })
+        .collect::<Result<Vec<&PartRecord>>>()?;
+    if parts[..parts.len() - 1]
+        .iter()
+        .any(|p| p.blob.len < min_part_size)
+    {
+        return Err(Error::EntityTooSmall);
+    }
+    let mut md5s = Md5::new();
+    let mut blobs = Vec::with_capacity(parts.len());
+    let mut size = 0u64;
+    for part in parts {
+        md5s.update(part.md5);
+        size += part.blob.len;
+        blobs.push(part.blob);
+    }
+    Ok(ObjectRecord {
+        size,
+        etag: format!("{}-{}", hex::encode(md5s.finalize()), listed.len()),
+        last_modified_ms: now_ms,
+        parts: listed.len() as u32,
+        meta: match checksums {
+            Some(checksums) => ObjectMeta {
+                checksums,
+                ..upload.meta
+            },
+            None => upload.meta,
+        },
+        body: Body::Blobs(blobs),
+    })
 }
 
 struct Enc(Vec<u8>);
@@ -368,6 +475,94 @@ impl PartRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn part(n: u16, len: u64, byte: u8) -> (u16, PartRecord) {
+        (
+            n,
+            PartRecord {
+                md5: [byte; 16],
+                last_modified_ms: 0,
+                blob: BlobRef {
+                    core: 0,
+                    id: u64::from(n),
+                    len,
+                },
+                checksums: Vec::new(),
+            },
+        )
+    }
+
+    fn upload() -> UploadRecord {
+        UploadRecord {
+            initiated_ms: 0,
+            meta: ObjectMeta::default(),
+        }
+    }
+
+    #[test]
+    fn completion_checks_parts_order_and_sizes() {
+        let stored = vec![part(1, 10, 1), part(2, 10, 2), part(3, 3, 3)];
+        let tag = |b: u8| hex::encode([b; 16]);
+        let ok = assemble(
+            upload(),
+            &stored,
+            &[(1, tag(1)), (3, format!("\"{}\"", tag(3)))],
+            10,
+            5,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.size, 13);
+        let mut h = Md5::new();
+        h.update([1u8; 16]);
+        h.update([3u8; 16]);
+        assert_eq!(ok.etag, format!("{}-2", hex::encode(h.finalize())));
+        assert_eq!(ok.body.blobs().len(), 2);
+        assert!(matches!(
+            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 1, 0, None),
+            Err(Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(1, tag(2))], 1, 0, None),
+            Err(Error::InvalidPart)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(4, tag(4))], 1, 0, None),
+            Err(Error::InvalidPart)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(3, tag(3)), (4, tag(4))], 1, 0, None),
+            Err(Error::InvalidPart)
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(3, tag(3)), (2, tag(2))], 1, 0, None),
+            Err(Error::InvalidPartOrder)
+        ));
+        // Order is checked before sizes: S3 answers InvalidPartOrder here, not EntityTooSmall.
+        assert!(matches!(
+            assemble(upload(), &stored, &[(2, tag(2)), (1, tag(1))], 11, 0, None),
+            Err(Error::InvalidPartOrder)
+        ));
+        // Checksums given at completion replace the upload's.
+        let sums = vec![("CRC32".to_owned(), "AAAAAA==-1".to_owned())];
+        let done = assemble(upload(), &stored, &[(1, tag(1))], 1, 0, Some(sums.clone())).unwrap();
+        assert_eq!(done.meta.checksums, sums);
+        assert!(matches!(
+            assemble(
+                upload(),
+                &stored,
+                &[(3, tag(3)), (4, tag(4))][..0],
+                1,
+                0,
+                None
+            ),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            assemble(upload(), &stored, &[(1, tag(1)), (2, tag(2))], 11, 0, None),
+            Err(Error::EntityTooSmall)
+        ));
+    }
 
     #[test]
     fn records_round_trip() {

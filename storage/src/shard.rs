@@ -1,163 +1,22 @@
-//! Shard ownership: the messages cores exchange and each core's shard-owner task, which applies
-//! every metadata mutation of the keys it owns in arrival order, then group-commits it.
+//! Shard ownership: each core's shard-owner task, which applies every metadata mutation of the
+//! keys it owns (and of the bucket names it owns) in arrival order, then group-commits it.
 
-use glommio::channels::local_channel::{LocalReceiver, LocalSender};
-
-use std::rc::Weak;
+use glommio::channels::local_channel::LocalReceiver;
 
 use crate::bucket::BucketRef;
-use crate::engine::{CoreInner, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::{
-    bucket_key, family_end, object_key, part_key, part_prefix, shard_prefix, upload_key, Change,
-    Family, UPLOAD_ID_LEN,
+    bucket_key, family_end, object_key, part_key, part_prefix, prefix_successor, upload_key,
+    Change, Family, UPLOAD_ID_LEN,
 };
-use crate::record::{BlobRef, BucketRecord, BucketState, ObjectRecord, PartRecord, UploadRecord};
-
-/// When a write may replace what is stored under its key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum WriteCondition {
-    /// Unconditional.
-    #[default]
-    Always,
-    /// `If-None-Match: *`: only if no object exists under the key.
-    IfAbsent,
-    /// `If-Match: <etag>`: only if the current object's ETag matches (`*`: if any exists).
-    IfMatch(String),
-}
-
-/// Strips the quotes S3 puts around ETags.
-pub(crate) fn bare_etag(etag: &str) -> &str {
-    etag.trim().trim_matches('"')
-}
-
-/// A metadata mutation, run on the owner core of its key (or of the bucket name).
-#[derive(Debug)]
-pub(crate) enum Op {
-    CreateBucket(CreateBucket),
-    MarkBucketDeleting(MarkBucketDeleting),
-    FinishBucketDelete(FinishBucketDelete),
-    /// Replies once every earlier mutation on this core has been applied.
-    Barrier,
-    PutObject(PutObject),
-    DeleteObject(DeleteObject),
-    CreateUpload(CreateUpload),
-    PutPart(PutPart),
-    CompleteUpload(CompleteUpload),
-    AbortUpload(AbortUpload),
-}
-
-#[derive(Debug)]
-pub(crate) struct CreateBucket {
-    pub(crate) name: String,
-    pub(crate) owner: String,
-    pub(crate) now_ms: u64,
-    pub(crate) shards: u16,
-}
-
-/// Marks a bucket `Deleting` (only the one with id `id`, if given); replies with its id.
-#[derive(Debug)]
-pub(crate) struct MarkBucketDeleting {
-    pub(crate) name: String,
-    pub(crate) id: Option<u64>,
-}
-
-/// Removes the bucket record (if `empty`) or returns it to `Active`.
-#[derive(Debug)]
-pub(crate) struct FinishBucketDelete {
-    pub(crate) name: String,
-    pub(crate) id: u64,
-    pub(crate) empty: bool,
-}
-
-#[derive(Debug)]
-pub(crate) struct PutObject {
-    pub(crate) bucket: String,
-    pub(crate) bucket_id: u64,
-    pub(crate) shard: u16,
-    pub(crate) key: String,
-    pub(crate) record: ObjectRecord,
-    pub(crate) condition: WriteCondition,
-}
-
-#[derive(Debug)]
-pub(crate) struct DeleteObject {
-    pub(crate) bucket: String,
-    pub(crate) bucket_id: u64,
-    pub(crate) shard: u16,
-    pub(crate) key: String,
-}
-
-#[derive(Debug)]
-pub(crate) struct CreateUpload {
-    pub(crate) bucket: String,
-    pub(crate) bucket_id: u64,
-    pub(crate) shard: u16,
-    pub(crate) key: String,
-    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
-    pub(crate) record: UploadRecord,
-}
-
-#[derive(Debug)]
-pub(crate) struct PutPart {
-    pub(crate) bucket_id: u64,
-    pub(crate) shard: u16,
-    pub(crate) key: String,
-    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
-    pub(crate) part_number: u16,
-    pub(crate) record: PartRecord,
-}
-
-#[derive(Debug)]
-pub(crate) struct CompleteUpload {
-    pub(crate) bucket: String,
-    pub(crate) bucket_id: u64,
-    pub(crate) shard: u16,
-    pub(crate) key: String,
-    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
-    pub(crate) parts: Vec<(u16, String)>,
-    pub(crate) min_part_size: u64,
-    pub(crate) now_ms: u64,
-    pub(crate) condition: WriteCondition,
-    pub(crate) checksums: Option<Vec<(String, String)>>,
-}
-
-#[derive(Debug)]
-pub(crate) struct AbortUpload {
-    pub(crate) bucket_id: u64,
-    pub(crate) shard: u16,
-    pub(crate) key: String,
-    pub(crate) upload_id: [u8; UPLOAD_ID_LEN],
-}
-
-/// An owner's answer.
-#[derive(Debug)]
-pub(crate) enum Reply {
-    Done,
-    BucketId(u64),
-    Existed(bool),
-    Object(Box<ObjectRecord>),
-}
-
-/// Messages between cores.
-#[derive(Debug)]
-pub(crate) enum Msg {
-    Request { id: u64, op: Box<Op> },
-    Reply { id: u64, result: Result<Reply> },
-}
-
-/// Where an owner sends its reply.
-#[derive(Debug)]
-pub(crate) enum Responder {
-    Local(LocalSender<Result<Reply>>),
-    Remote { core: usize, id: u64 },
-}
-
-#[derive(Debug)]
-pub(crate) struct OwnerQueue {
-    pub(crate) responder: Responder,
-    pub(crate) op: Op,
-}
+use crate::op::{
+    AbortUpload, CompleteUpload, CreateBucket, CreateUpload, DeleteObject, FinishBucketDelete,
+    MarkBucketDeleting, Op, OwnerQueue, PutObject, PutPart, Reply, WriteCondition,
+};
+use crate::record::{
+    assemble, bare_etag, BlobRef, BucketRecord, BucketState, ObjectRecord, PartRecord, UploadRecord,
+};
+use crate::store::{CoreStore, WeakCoreStore};
 
 /// What applying a mutation did: the reply, and the blobs to free once it is durable.
 struct Applied {
@@ -168,10 +27,9 @@ struct Applied {
 
 /// The shard-owner task of one core: applies mutations strictly in arrival order (each apply is
 /// synchronous), then waits for the group commit and frees replaced blobs in a separate task.
-pub(crate) async fn owner_loop(store: Weak<CoreInner>, queue: LocalReceiver<OwnerQueue>) {
+pub(crate) async fn owner_loop(store: WeakCoreStore, queue: LocalReceiver<OwnerQueue>) {
     while let Some(OwnerQueue { responder, op }) = queue.recv().await {
-        let Some(inner) = store.upgrade() else { break };
-        let store = CoreStore { inner };
+        let Some(store) = store.upgrade() else { break };
         let applied = if matches!(op, Op::Barrier) {
             not_durable(Reply::Done)
         } else {
@@ -264,7 +122,7 @@ fn check_condition(current: Option<&ObjectRecord>, condition: &WriteCondition) -
 
 fn parts_of(store: &CoreStore, upload_id: &[u8; UPLOAD_ID_LEN]) -> Result<Vec<(u16, PartRecord)>> {
     let prefix = part_prefix(upload_id);
-    let end = crate::meta::prefix_successor(&prefix).unwrap_or_else(|| family_end(Family::Part));
+    let end = prefix_successor(&prefix).unwrap_or_else(|| family_end(Family::Part));
     let mut parts = Vec::new();
     for entry in store.meta().range(&prefix, &end) {
         let (k, v) = entry?;
@@ -414,7 +272,7 @@ fn complete_upload(store: &CoreStore, op: CompleteUpload) -> Result<Applied> {
         None => return Err(Error::NoSuchUpload),
     };
     let stored = parts_of(store, &op.upload_id)?;
-    let record = crate::multipart::assemble(
+    let record = assemble(
         upload,
         &stored,
         &op.parts,
@@ -441,24 +299,4 @@ fn complete_upload(store: &CoreStore, op: CompleteUpload) -> Result<Applied> {
     changes.push((k, Some(record.encode())));
     meta.apply(changes)?;
     durable(Reply::Object(Box::new(record)), free)
-}
-
-/// Whether a bucket has any object or upload, in any shard.
-pub(crate) fn bucket_is_empty(store: &CoreStore, bucket: &BucketRecord) -> Result<bool> {
-    for family in [Family::Object, Family::Upload] {
-        for shard in 0..bucket.shards {
-            let start = shard_prefix(family, bucket.id, shard);
-            let end = crate::meta::prefix_successor(&start).unwrap_or_else(|| family_end(family));
-            if store
-                .meta()
-                .range(&start, &end)
-                .next()
-                .transpose()?
-                .is_some()
-            {
-                return Ok(false);
-            }
-        }
-    }
-    Ok(true)
 }

@@ -5,12 +5,20 @@
 use md5::{Digest, Md5};
 
 use crate::blob::BlobWriter;
-use crate::engine::{now_ms, CoreStore};
 use crate::error::{Error, Result};
 use crate::meta::UPLOAD_ID_LEN;
-use crate::object::{BodyChecksum, ObjectInfo};
-use crate::record::{BlobRef, Body, ObjectMeta, ObjectRecord, PartRecord};
-use crate::shard::{Op, PutObject, PutPart, Reply, WriteCondition};
+use crate::op::{Op, PutObject, PutPart, Reply, WriteCondition};
+use crate::record::{BlobRef, Body, ObjectInfo, ObjectMeta, ObjectRecord, PartRecord};
+use crate::store::{now_ms, CoreStore};
+
+/// A checksum the writer computes inline as the body streams through. The S3 layer supplies
+/// the algorithm (CRC32C, SHA-256, …); the engine stores the result with the object's
+/// checksums as an opaque `(algorithm, value)` pair.
+pub trait BodyChecksum: std::fmt::Debug {
+    fn update(&mut self, data: &[u8]);
+    /// The algorithm's name and the value as stored and returned (e.g. `("CRC32C", base64)`).
+    fn finish(self: Box<Self>) -> (String, String);
+}
 
 /// What a writer commits to (one per writer, so the size difference of the variants is moot).
 #[derive(Debug)]
