@@ -186,17 +186,19 @@ fn string_to_sign_with(
     } else {
         parts.path
     });
-    let mut subs: Vec<(&str, Option<&str>)> = parts
+    // Sub-resources are picked by decoded name, as the server's router reads them: a name
+    // sent encoded (`upload%49d`, `response-content-typ%65`) still acts, so it must be signed.
+    let mut subs: Vec<(Cow<'_, str>, Option<&str>)> = parts
         .query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (p, None),
+            Some((n, v)) => (query_decode(n), Some(v)),
+            None => (query_decode(p), None),
         })
-        .filter(|(n, _)| SUB_RESOURCES.contains(n))
+        .filter(|(n, _)| SUB_RESOURCES.contains(&n.as_ref()))
         .collect();
-    subs.sort_by(|a, b| a.0.cmp(b.0));
+    subs.sort_by(|a, b| a.0.cmp(&b.0));
     for (i, (name, value)) in subs.iter().enumerate() {
         out.push(if i == 0 { '?' } else { '&' });
         out.push_str(name);
@@ -444,6 +446,21 @@ mod tests {
             "PUT\nabc==\n\n\nx-amz-date:20060102T150405Z\nx-amz-meta-a:one\nx-amz-meta-b:two,three\n/b/k?acl&partNumber=2&uploadId=x+y"
         );
         assert_eq!(request_time(&p), parse_amz_date("20060102T150405Z"));
+    }
+
+    #[test]
+    fn sub_resources_are_picked_by_decoded_name() {
+        let h = [("Date", "Tue, 27 Mar 2007 19:36:42 +0000")];
+        let sts = |query: &str| string_to_sign(&parts("GET", "/b/k", query, &h), None);
+        let plain = sts("response-content-type=x");
+        assert_eq!(sts("response-content-typ%65=x"), plain);
+        assert_eq!(sts("response-content-typ%65=x&foo=bar"), plain);
+        assert_ne!(plain, sts(""));
+        assert_eq!(
+            sts("upload%49d=u&partNumber=1"),
+            sts("uploadId=u&partNumber=1")
+        );
+        assert!(sts("%61cl").ends_with("/b/k?acl"), "{}", sts("%61cl"));
     }
 
     #[test]
