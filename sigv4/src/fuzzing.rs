@@ -81,6 +81,7 @@ fn run_request(path: &str, query: &str, headers: &[(&str, &str)]) {
     if let Ok(v) = verify(
         &auth,
         &parts,
+        None,
         &secret,
         1_369_353_600,
         &Policy::default(),

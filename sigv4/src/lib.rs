@@ -68,9 +68,6 @@ pub struct Policy {
     pub regions: Vec<String>,
     /// The allowed distance between request time and server time (S3: 15 minutes).
     pub max_skew_secs: i64,
-    /// Domains under which the bucket is the first label of `Host` (virtual-host style), e.g.
-    /// `s3.example.com`; SigV2 needs the bucket in its canonical resource.
-    pub virtual_host_domains: Vec<String>,
 }
 
 /// S3's allowed clock skew: 15 minutes.
@@ -82,7 +79,6 @@ impl Policy {
         Policy {
             regions: regions.into_iter().map(Into::into).collect(),
             max_skew_secs: DEFAULT_MAX_SKEW_SECS,
-            virtual_host_domains: Vec::new(),
         }
     }
 }

@@ -67,6 +67,7 @@ fn run(
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         at,
         &Policy::default(),
@@ -254,6 +255,7 @@ fn anonymous_and_unsupported() {
     let e = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -277,6 +279,7 @@ fn anonymous_and_unsupported() {
     let e = verify(
         &auth,
         &q,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -327,6 +330,7 @@ fn sigv2_like_s3_benchmark() {
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -338,6 +342,7 @@ fn sigv2_like_s3_benchmark() {
     let e = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new("x"),
         now(),
         &Policy::default(),
@@ -421,6 +426,7 @@ fn ignoring_the_header_checksum() {
     let mut v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
