@@ -3,13 +3,102 @@
 
 use crate::checksum::ChecksumAlgorithm;
 
+/// The S3 error codes this crate answers with (`<Code>` of the XML error body), each with the
+/// HTTP status S3 sends it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthErrorCode {
+    /// `AccessDenied`, 403.
+    AccessDenied,
+    /// `AuthorizationHeaderMalformed`, 400.
+    AuthorizationHeaderMalformed,
+    /// `AuthorizationQueryParametersError`, 400.
+    AuthorizationQueryParametersError,
+    /// `BadDigest`, 400.
+    BadDigest,
+    /// `IncompleteBody`, 400.
+    IncompleteBody,
+    /// `InvalidAccessKeyId`, 403.
+    InvalidAccessKeyId,
+    /// `InvalidArgument`, 400.
+    InvalidArgument,
+    /// `InvalidRequest`, 400.
+    InvalidRequest,
+    /// `InvalidToken`, 400.
+    InvalidToken,
+    /// `MalformedTrailerError`, 400.
+    MalformedTrailerError,
+    /// `RequestTimeTooSkewed`, 403.
+    RequestTimeTooSkewed,
+    /// `SignatureDoesNotMatch`, 403.
+    SignatureDoesNotMatch,
+    /// `XAmzContentSHA256Mismatch`, 400.
+    XAmzContentSHA256Mismatch,
+}
+
+impl AuthErrorCode {
+    /// Every code, in the order declared.
+    pub const ALL: [AuthErrorCode; 13] = [
+        AuthErrorCode::AccessDenied,
+        AuthErrorCode::AuthorizationHeaderMalformed,
+        AuthErrorCode::AuthorizationQueryParametersError,
+        AuthErrorCode::BadDigest,
+        AuthErrorCode::IncompleteBody,
+        AuthErrorCode::InvalidAccessKeyId,
+        AuthErrorCode::InvalidArgument,
+        AuthErrorCode::InvalidRequest,
+        AuthErrorCode::InvalidToken,
+        AuthErrorCode::MalformedTrailerError,
+        AuthErrorCode::RequestTimeTooSkewed,
+        AuthErrorCode::SignatureDoesNotMatch,
+        AuthErrorCode::XAmzContentSHA256Mismatch,
+    ];
+
+    /// The code as S3 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthErrorCode::AccessDenied => "AccessDenied",
+            AuthErrorCode::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            AuthErrorCode::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            AuthErrorCode::BadDigest => "BadDigest",
+            AuthErrorCode::IncompleteBody => "IncompleteBody",
+            AuthErrorCode::InvalidAccessKeyId => "InvalidAccessKeyId",
+            AuthErrorCode::InvalidArgument => "InvalidArgument",
+            AuthErrorCode::InvalidRequest => "InvalidRequest",
+            AuthErrorCode::InvalidToken => "InvalidToken",
+            AuthErrorCode::MalformedTrailerError => "MalformedTrailerError",
+            AuthErrorCode::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            AuthErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            AuthErrorCode::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+        }
+    }
+
+    /// The HTTP status S3 answers this code with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            AuthErrorCode::AccessDenied
+            | AuthErrorCode::InvalidAccessKeyId
+            | AuthErrorCode::RequestTimeTooSkewed
+            | AuthErrorCode::SignatureDoesNotMatch => 403,
+            AuthErrorCode::AuthorizationHeaderMalformed
+            | AuthErrorCode::AuthorizationQueryParametersError
+            | AuthErrorCode::BadDigest
+            | AuthErrorCode::IncompleteBody
+            | AuthErrorCode::InvalidArgument
+            | AuthErrorCode::InvalidRequest
+            | AuthErrorCode::InvalidToken
+            | AuthErrorCode::MalformedTrailerError
+            | AuthErrorCode::XAmzContentSHA256Mismatch => 400,
+        }
+    }
+}
+
 /// Why a request (or its body) failed authentication or integrity checks.
 ///
-/// Every variant maps to one S3 error code ([`AuthError::s3_code`]) and HTTP status
-/// ([`AuthError::http_status`]); the fields are what the XML error body needs. Large payloads
-/// are boxed so that `Result<_, AuthError>` stays small on the per-chunk hot path.
+/// Every variant maps to one S3 error code ([`AuthError::code`]) and, through it, one HTTP
+/// status; the fields are what the XML error body needs. Large payloads are boxed so that
+/// `Result<_, AuthError>` stays small on the per-chunk hot path. The enum is closed: callers
+/// match it exhaustively, so a new variant is a compile error where it must be handled.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum AuthError {
     /// The `Authorization` header is not of the form AWS defines.
     #[error("The authorization header is malformed; {message}")]
@@ -170,76 +259,52 @@ pub struct SignatureMismatch {
 }
 
 impl AuthError {
-    /// The S3 error code (`<Code>` of the XML error body).
-    pub fn s3_code(&self) -> &'static str {
+    /// The S3 error code this error answers with: the one table of the crate's errors.
+    pub fn code(&self) -> AuthErrorCode {
         match self {
-            AuthError::AuthorizationHeaderMalformed { .. } => "AuthorizationHeaderMalformed",
-            AuthError::WrongRegion {
+            AuthError::AuthorizationHeaderMalformed { .. }
+            | AuthError::WrongRegion {
                 presigned: false, ..
-            } => "AuthorizationHeaderMalformed",
-            AuthError::WrongRegion {
+            } => AuthErrorCode::AuthorizationHeaderMalformed,
+            AuthError::AuthorizationQueryParametersError { .. }
+            | AuthError::WrongRegion {
                 presigned: true, ..
-            } => "AuthorizationQueryParametersError",
-            AuthError::AuthorizationQueryParametersError { .. } => {
-                "AuthorizationQueryParametersError"
-            }
-            AuthError::InvalidAccessKeyId { .. } => "InvalidAccessKeyId",
-            AuthError::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
-            AuthError::RequestTimeTooSkewed { .. } => "RequestTimeTooSkewed",
+            } => AuthErrorCode::AuthorizationQueryParametersError,
+            AuthError::InvalidAccessKeyId { .. } => AuthErrorCode::InvalidAccessKeyId,
+            AuthError::SignatureDoesNotMatch(_) => AuthErrorCode::SignatureDoesNotMatch,
+            AuthError::RequestTimeTooSkewed { .. } => AuthErrorCode::RequestTimeTooSkewed,
             AuthError::AnonymousAccessDenied
             | AuthError::RequestExpired { .. }
             | AuthError::RequestNotYetValid { .. }
             | AuthError::MissingDate
-            | AuthError::HeadersNotSigned { .. } => "AccessDenied",
+            | AuthError::HeadersNotSigned { .. } => AuthErrorCode::AccessDenied,
             AuthError::MissingContentSha256
             | AuthError::InvalidRequest { .. }
             | AuthError::InvalidChecksum { .. }
             | AuthError::DecodedLengthExceeded { .. }
             | AuthError::MalformedChunkedEncoding { .. }
-            | AuthError::ChunkMetaTooLong { .. } => "InvalidRequest",
+            | AuthError::ChunkMetaTooLong { .. } => AuthErrorCode::InvalidRequest,
             AuthError::InvalidContentSha256
             | AuthError::MultipleAuthMechanisms
-            | AuthError::UnsupportedAuthorizationType => "InvalidArgument",
-            AuthError::ContentSha256Mismatch { .. } => "XAmzContentSHA256Mismatch",
-            AuthError::InvalidToken => "InvalidToken",
-            AuthError::BadDigest { .. } => "BadDigest",
-            AuthError::IncompleteBody => "IncompleteBody",
+            | AuthError::UnsupportedAuthorizationType => AuthErrorCode::InvalidArgument,
+            AuthError::ContentSha256Mismatch { .. } => AuthErrorCode::XAmzContentSHA256Mismatch,
+            AuthError::InvalidToken => AuthErrorCode::InvalidToken,
+            AuthError::BadDigest { .. } => AuthErrorCode::BadDigest,
+            AuthError::IncompleteBody => AuthErrorCode::IncompleteBody,
             AuthError::TrailerTooLarge { .. } | AuthError::MalformedTrailer => {
-                "MalformedTrailerError"
+                AuthErrorCode::MalformedTrailerError
             }
         }
     }
 
-    /// The HTTP status S3 answers this error with.
+    /// The S3 error code as text (`<Code>` of the XML error body).
+    pub fn s3_code(&self) -> &'static str {
+        self.code().as_str()
+    }
+
+    /// The HTTP status S3 answers this error with (its code's).
     pub fn http_status(&self) -> u16 {
-        match self {
-            AuthError::InvalidAccessKeyId { .. }
-            | AuthError::SignatureDoesNotMatch(_)
-            | AuthError::RequestTimeTooSkewed { .. }
-            | AuthError::AnonymousAccessDenied
-            | AuthError::RequestExpired { .. }
-            | AuthError::RequestNotYetValid { .. }
-            | AuthError::MissingDate
-            | AuthError::HeadersNotSigned { .. } => 403,
-            AuthError::AuthorizationHeaderMalformed { .. }
-            | AuthError::WrongRegion { .. }
-            | AuthError::AuthorizationQueryParametersError { .. }
-            | AuthError::MissingContentSha256
-            | AuthError::InvalidContentSha256
-            | AuthError::ContentSha256Mismatch { .. }
-            | AuthError::MultipleAuthMechanisms
-            | AuthError::UnsupportedAuthorizationType
-            | AuthError::InvalidToken
-            | AuthError::InvalidRequest { .. }
-            | AuthError::InvalidChecksum { .. }
-            | AuthError::BadDigest { .. }
-            | AuthError::IncompleteBody
-            | AuthError::DecodedLengthExceeded { .. }
-            | AuthError::MalformedChunkedEncoding { .. }
-            | AuthError::ChunkMetaTooLong { .. }
-            | AuthError::TrailerTooLarge { .. }
-            | AuthError::MalformedTrailer => 400,
-        }
+        self.code().http_status()
     }
 
     /// The extra elements S3 puts in the XML error body beside `Code` and `Message`, in order:
@@ -296,7 +361,25 @@ impl AuthError {
                 ("ClientComputedContentSHA256", client_computed.clone()),
                 ("S3ComputedContentSHA256", s3_computed.clone()),
             ],
-            _ => Vec::new(),
+            AuthError::AuthorizationHeaderMalformed { .. }
+            | AuthError::AuthorizationQueryParametersError { .. }
+            | AuthError::AnonymousAccessDenied
+            | AuthError::RequestNotYetValid { .. }
+            | AuthError::MissingDate
+            | AuthError::MissingContentSha256
+            | AuthError::InvalidContentSha256
+            | AuthError::MultipleAuthMechanisms
+            | AuthError::UnsupportedAuthorizationType
+            | AuthError::InvalidToken
+            | AuthError::InvalidRequest { .. }
+            | AuthError::InvalidChecksum { .. }
+            | AuthError::BadDigest { .. }
+            | AuthError::IncompleteBody
+            | AuthError::DecodedLengthExceeded { .. }
+            | AuthError::MalformedChunkedEncoding { .. }
+            | AuthError::ChunkMetaTooLong { .. }
+            | AuthError::TrailerTooLarge { .. }
+            | AuthError::MalformedTrailer => Vec::new(),
         }
     }
 
@@ -397,6 +480,61 @@ mod tests {
             .s3_code(),
             "AccessDenied"
         );
+    }
+
+    #[test]
+    fn codes_are_typed_and_spelled_as_s3_does() {
+        // The text of every code is its variant's name, and no two codes share one.
+        for (i, code) in AuthErrorCode::ALL.iter().enumerate() {
+            assert_eq!(code.as_str(), format!("{code:?}"));
+            assert!(matches!(code.http_status(), 400 | 403), "{code:?}");
+            for other in &AuthErrorCode::ALL[i + 1..] {
+                assert_ne!(code.as_str(), other.as_str());
+            }
+        }
+        let cases = [
+            (
+                AuthError::WrongRegion {
+                    region: "x".into(),
+                    expected: "y".into(),
+                    presigned: true,
+                },
+                AuthErrorCode::AuthorizationQueryParametersError,
+                400,
+            ),
+            (
+                AuthError::HeadersNotSigned {
+                    headers: "x-amz-acl".into(),
+                },
+                AuthErrorCode::AccessDenied,
+                403,
+            ),
+            (
+                AuthError::mismatch(String::new(), String::new(), "s", "AK"),
+                AuthErrorCode::SignatureDoesNotMatch,
+                403,
+            ),
+            (
+                AuthError::ChunkMetaTooLong { limit: 1 },
+                AuthErrorCode::InvalidRequest,
+                400,
+            ),
+            (
+                AuthError::TrailerTooLarge { limit: 1 },
+                AuthErrorCode::MalformedTrailerError,
+                400,
+            ),
+            (
+                AuthError::UnsupportedAuthorizationType,
+                AuthErrorCode::InvalidArgument,
+                400,
+            ),
+        ];
+        for (e, code, status) in cases {
+            assert_eq!(e.code(), code, "{e:?}");
+            assert_eq!(e.s3_code(), code.as_str());
+            assert_eq!(e.http_status(), status, "{e:?}");
+        }
     }
 
     #[test]
