@@ -210,6 +210,45 @@ fn dates_and_skew() {
 }
 
 #[test]
+fn repeated_or_unsorted_signed_headers_are_malformed() {
+    // `host;x-amz-date;a;a;…` once made the canonical request repeat header `a`'s value per
+    // repeat (a 32 KiB head, ~128 MiB); such lists are refused before any canonical work.
+    let value = "v".repeat(1000);
+    let mut h = signed(
+        "GET",
+        "/b/k",
+        &[("a", value.as_str())],
+        SignPayload::Unsigned,
+    );
+    assert!(run("GET", "/b/k", &h, b"", now()).is_ok());
+    let auth = h
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .unwrap()
+        .1
+        .clone();
+    let list = "a;host;x-amz-content-sha256;x-amz-date";
+    assert!(auth.contains(&format!("SignedHeaders={list},")));
+    for bad in [
+        format!(
+            "a;{}",
+            "a;".repeat(3000) + "host;x-amz-content-sha256;x-amz-date"
+        ),
+        "host;a;x-amz-content-sha256;x-amz-date".to_string(),
+        "A;host;x-amz-content-sha256;x-amz-date".to_string(),
+    ] {
+        h.retain(|(n, _)| n != "authorization");
+        h.push(("authorization".into(), auth.replace(list, &bad)));
+        let e = run("GET", "/b/k", &h, b"", now()).unwrap_err();
+        assert!(
+            matches!(e, AuthError::AuthorizationHeaderMalformed { .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.http_status(), 400);
+    }
+}
+
+#[test]
 fn scope_rules() {
     let h = signed("GET", "/b/k", &[], SignPayload::Unsigned);
     let swap = |from: &str, to: &str| {
