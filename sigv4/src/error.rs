@@ -27,6 +27,8 @@ pub enum AuthErrorCode {
     InvalidToken,
     /// `MalformedTrailerError`, 400.
     MalformedTrailerError,
+    /// `RequestHeaderSectionTooLarge`, 400.
+    RequestHeaderSectionTooLarge,
     /// `RequestTimeTooSkewed`, 403.
     RequestTimeTooSkewed,
     /// `SignatureDoesNotMatch`, 403.
@@ -37,7 +39,7 @@ pub enum AuthErrorCode {
 
 impl AuthErrorCode {
     /// Every code, in the order declared.
-    pub const ALL: [AuthErrorCode; 13] = [
+    pub const ALL: [AuthErrorCode; 14] = [
         AuthErrorCode::AccessDenied,
         AuthErrorCode::AuthorizationHeaderMalformed,
         AuthErrorCode::AuthorizationQueryParametersError,
@@ -48,6 +50,7 @@ impl AuthErrorCode {
         AuthErrorCode::InvalidRequest,
         AuthErrorCode::InvalidToken,
         AuthErrorCode::MalformedTrailerError,
+        AuthErrorCode::RequestHeaderSectionTooLarge,
         AuthErrorCode::RequestTimeTooSkewed,
         AuthErrorCode::SignatureDoesNotMatch,
         AuthErrorCode::XAmzContentSHA256Mismatch,
@@ -66,6 +69,7 @@ impl AuthErrorCode {
             AuthErrorCode::InvalidRequest => "InvalidRequest",
             AuthErrorCode::InvalidToken => "InvalidToken",
             AuthErrorCode::MalformedTrailerError => "MalformedTrailerError",
+            AuthErrorCode::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             AuthErrorCode::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             AuthErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             AuthErrorCode::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
@@ -87,6 +91,7 @@ impl AuthErrorCode {
             | AuthErrorCode::InvalidRequest
             | AuthErrorCode::InvalidToken
             | AuthErrorCode::MalformedTrailerError
+            | AuthErrorCode::RequestHeaderSectionTooLarge
             | AuthErrorCode::XAmzContentSHA256Mismatch => 400,
         }
     }
@@ -239,6 +244,13 @@ pub enum AuthError {
         /// The limit.
         limit: usize,
     },
+    /// A canonical request longer than [`crate::canonical::MAX_CANONICAL_REQUEST_BYTES`]
+    /// (S3's code for a head too large to handle).
+    #[error("Your request header section exceeds the maximum allowed size: its canonical request is longer than {limit} bytes.")]
+    CanonicalRequestTooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// A trailer that does not follow the schema (unknown, unannounced or ill-formed lines).
     #[error("The request contained trailing data that was not well-formed or did not conform to our published schema.")]
     MalformedTrailer,
@@ -293,6 +305,9 @@ impl AuthError {
             AuthError::IncompleteBody => AuthErrorCode::IncompleteBody,
             AuthError::TrailerTooLarge { .. } | AuthError::MalformedTrailer => {
                 AuthErrorCode::MalformedTrailerError
+            }
+            AuthError::CanonicalRequestTooLarge { .. } => {
+                AuthErrorCode::RequestHeaderSectionTooLarge
             }
         }
     }
@@ -379,6 +394,7 @@ impl AuthError {
             | AuthError::MalformedChunkedEncoding { .. }
             | AuthError::ChunkMetaTooLong { .. }
             | AuthError::TrailerTooLarge { .. }
+            | AuthError::CanonicalRequestTooLarge { .. }
             | AuthError::MalformedTrailer => Vec::new(),
         }
     }
@@ -527,6 +543,11 @@ mod tests {
             (
                 AuthError::UnsupportedAuthorizationType,
                 AuthErrorCode::InvalidArgument,
+                400,
+            ),
+            (
+                AuthError::CanonicalRequestTooLarge { limit: 1 },
+                AuthErrorCode::RequestHeaderSectionTooLarge,
                 400,
             ),
         ];

@@ -153,7 +153,7 @@ fn sign_v4_header_with(
         headers: &all,
         ..*parts
     };
-    let canonical_request = canonical::canonical_request(&full, &signed, &payload, false);
+    let canonical_request = canonical::canonical_request_unbounded(&full, &signed, &payload, false);
     let scope = canonical::scope(&date, region, "s3");
     let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
     let signature = key.sign(string_to_sign.as_bytes());
@@ -216,7 +216,7 @@ pub fn presign_v4(
     let payload = parts
         .header("x-amz-content-sha256")
         .unwrap_or(UNSIGNED_PAYLOAD);
-    let canonical_request = canonical::canonical_request(&full, &signed, payload, true);
+    let canonical_request = canonical::canonical_request_unbounded(&full, &signed, payload, true);
     let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
     let key = SigningKey::derive(&creds.secret, &date, region, "s3");
     let signature = key.sign(string_to_sign.as_bytes());

@@ -270,7 +270,7 @@ fn verify_v4_header(
     let checksums = checksum_request(parts)?;
 
     let canonical_request =
-        canonical::canonical_request(parts, auth.signed_headers, content_sha256, false);
+        canonical::canonical_request(parts, auth.signed_headers, content_sha256, false)?;
     let signed = SignedV4 {
         credential,
         amz_date,
@@ -324,7 +324,7 @@ fn verify_v4_presigned(
     let checksums = checksum_request(parts)?;
 
     let canonical_request =
-        canonical::canonical_request(parts, p.signed_headers(), content_sha256, true);
+        canonical::canonical_request(parts, p.signed_headers(), content_sha256, true)?;
     let signed = SignedV4 {
         credential: &credential,
         amz_date: p.date.to_owned(),

@@ -194,7 +194,8 @@ fn dates_and_skew() {
         "date;host;x-amz-content-sha256",
         "UNSIGNED-PAYLOAD",
         false,
-    );
+    )
+    .unwrap();
     let sts = cairn_sigv4::canonical::string_to_sign(
         "20240301T120000Z",
         "20240301/us-east-1/s3/aws4_request",
@@ -246,6 +247,32 @@ fn repeated_or_unsorted_signed_headers_are_malformed() {
         );
         assert_eq!(e.http_status(), 400);
     }
+}
+
+#[test]
+fn a_canonical_request_over_the_limit_is_refused() {
+    // 200 unique signed headers of 1 KiB: the canonical request would be ~200 KiB.
+    let names: Vec<String> = (0..200).map(|i| format!("x-amz-meta-{i:03}")).collect();
+    let kib = "v".repeat(1024);
+    let extra: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), kib.as_str())).collect();
+    let h = signed("GET", "/b/k", &extra, SignPayload::Unsigned);
+    let e = run("GET", "/b/k", &h, b"", now()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AuthError::CanonicalRequestTooLarge {
+                limit: cairn_sigv4::canonical::MAX_CANONICAL_REQUEST_BYTES
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        (e.s3_code(), e.http_status()),
+        ("RequestHeaderSectionTooLarge", 400)
+    );
+    // A tenth of it verifies.
+    let h = signed("GET", "/b/k", &extra[..20], SignPayload::Unsigned);
+    assert!(run("GET", "/b/k", &h, b"", now()).is_ok());
 }
 
 #[test]
