@@ -3,6 +3,25 @@
 
 use crate::checksum::ChecksumAlgorithm;
 
+/// The most of a `StringToSign` or `CanonicalRequest` an error body echoes (their hex
+/// `*Bytes` forms are made from that much only, 3 bytes each). A real client's canonical
+/// request is a few hundred bytes to a few KiB, so it is echoed whole and its author can
+/// compare it with their own; a hostile head cannot make the error body larger than about
+/// 64 KiB of these fields.
+pub const MAX_ECHOED_BYTES: usize = 8 * 1024;
+
+/// The longest prefix of `s` that is at most [`MAX_ECHOED_BYTES`] and ends at a char boundary.
+fn echoed(s: &str) -> &str {
+    if s.len() <= MAX_ECHOED_BYTES {
+        return s;
+    }
+    let mut end = MAX_ECHOED_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The S3 error codes this crate answers with (`<Code>` of the XML error body), each with the
 /// HTTP status S3 sends it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -325,22 +344,25 @@ impl AuthError {
     /// The extra elements S3 puts in the XML error body beside `Code` and `Message`, in order:
     /// e.g. `StringToSign`/`CanonicalRequest` for `SignatureDoesNotMatch`, `RequestTime`/
     /// `ServerTime`/`MaxAllowedSkewMilliseconds` for `RequestTimeTooSkewed`, `Region` for the
-    /// region error. Values are raw text (the daemon escapes them).
+    /// region error. Values are raw text (the daemon escapes them). `StringToSign` and
+    /// `CanonicalRequest` are cut to their first [`MAX_ECHOED_BYTES`].
     pub fn xml_fields(&self) -> Vec<(&'static str, String)> {
         use crate::time::{format_amz_date, format_iso8601};
         match self {
             AuthError::SignatureDoesNotMatch(m) => {
+                let string_to_sign = echoed(&m.string_to_sign);
                 let mut f = vec![
                     ("AWSAccessKeyId", m.access_key_id.clone()),
-                    ("StringToSign", m.string_to_sign.clone()),
+                    ("StringToSign", string_to_sign.to_owned()),
                     ("SignatureProvided", m.signature_provided.clone()),
-                    ("StringToSignBytes", hex_bytes(m.string_to_sign.as_bytes())),
+                    ("StringToSignBytes", hex_bytes(string_to_sign.as_bytes())),
                 ];
                 if !m.canonical_request.is_empty() {
-                    f.push(("CanonicalRequest", m.canonical_request.clone()));
+                    let canonical_request = echoed(&m.canonical_request);
+                    f.push(("CanonicalRequest", canonical_request.to_owned()));
                     f.push((
                         "CanonicalRequestBytes",
-                        hex_bytes(m.canonical_request.as_bytes()),
+                        hex_bytes(canonical_request.as_bytes()),
                     ));
                 }
                 f
@@ -586,6 +608,41 @@ mod tests {
         assert_eq!(e.s3_code(), "AuthorizationQueryParametersError");
         assert_eq!(e.xml_fields(), vec![("Region", "us-east-1".to_string())]);
         assert!(AuthError::IncompleteBody.xml_fields().is_empty());
+    }
+
+    #[test]
+    fn echoed_strings_are_bounded() {
+        let total = |f: &[(&str, String)]| f.iter().map(|(_, v)| v.len()).sum::<usize>();
+        // A 100 KiB canonical request (multi-byte characters, cut at a char boundary).
+        let canonical_request = format!("a{}", "é".repeat(50 * 1024));
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n20130524T000000Z\nscope\n{}",
+            "0".repeat(64)
+        );
+        let e = AuthError::mismatch(
+            string_to_sign.clone(),
+            canonical_request.clone(),
+            "sig",
+            "AKID",
+        );
+        let f = e.xml_fields();
+        assert!(total(&f) < 48 * 1024, "{}", total(&f));
+        let field = |name: &str| f.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        let echoed_request = field("CanonicalRequest");
+        assert_eq!(echoed_request.len(), MAX_ECHOED_BYTES - 1);
+        assert!(canonical_request.starts_with(&echoed_request));
+        assert_eq!(
+            field("CanonicalRequestBytes"),
+            hex_bytes(echoed_request.as_bytes())
+        );
+        // A short string to sign is echoed whole.
+        assert_eq!(field("StringToSign"), string_to_sign);
+        // A long one (SigV2's holds the path and x-amz-* headers) is cut too.
+        let e = AuthError::mismatch("x".repeat(100 * 1024), String::new(), "sig", "AKID");
+        let f = e.xml_fields();
+        assert!(total(&f) < 48 * 1024, "{}", total(&f));
+        assert!(f.contains(&("StringToSign", "x".repeat(MAX_ECHOED_BYTES))));
+        assert!(!f.iter().any(|(n, _)| *n == "CanonicalRequest"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod verify;
 
 pub use checksum::{ChecksumAlgorithm, ChecksumHasher, ChecksumValue};
 pub use chunked::{AwsChunkedDecoder, Step, MAX_CHUNK_META_BYTES, MAX_TRAILER_BYTES};
-pub use error::{AuthError, AuthErrorCode, SignatureMismatch};
+pub use error::{AuthError, AuthErrorCode, SignatureMismatch, MAX_ECHOED_BYTES};
 pub use header::{Credential, V4Authorization};
 pub use key::{SecretKey, Signature, SigningKey, SigningKeyCache};
 pub use payload::{BodyMode, PayloadSummary, PayloadVerifier};
