@@ -76,7 +76,7 @@ fn verify_streaming(u: &Streaming, cache: &mut SigningKeyCache) -> u64 {
     };
     let auth = parse_auth(&parts).unwrap();
     let secret = SecretKey::new(SECRET);
-    let v = verify(&auth, &parts, &secret, NOW, &Policy::default(), cache).unwrap();
+    let v = verify(&auth, &parts, None, &secret, NOW, &Policy::default(), cache).unwrap();
     let mut payload = v.payload;
     let mut sum = 0u64;
     for read in u.body.chunks(READ) {
@@ -208,7 +208,7 @@ fn header_auth(c: &mut Criterion) {
     c.bench_function("header_auth_verify_warm_cache", |b| {
         b.iter(|| {
             let auth = parse_auth(black_box(&parts)).unwrap();
-            let v = verify(&auth, &parts, &secret, NOW, &policy, &mut cache).unwrap();
+            let v = verify(&auth, &parts, None, &secret, NOW, &policy, &mut cache).unwrap();
             black_box(v.payload.mode());
         })
     });
@@ -219,7 +219,7 @@ fn header_auth(c: &mut Criterion) {
     let t = best_of(3, || {
         for _ in 0..n {
             let auth = parse_auth(&parts).unwrap();
-            black_box(verify(&auth, &parts, &secret, NOW, &policy, &mut cache).unwrap());
+            black_box(verify(&auth, &parts, None, &secret, NOW, &policy, &mut cache).unwrap());
         }
     });
     println!(

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use ring::digest;
 
-use crate::RequestParts;
+use crate::{AuthError, RequestParts};
 
 /// `hex(sha256(""))`: the payload hash of an empty body.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -40,13 +40,82 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
-fn push_encoded(out: &mut String, b: u8, component: Component) {
+/// The longest canonical request [`canonical_request`] builds. With unique signed headers
+/// (which [`crate::header::valid_signed_headers`] requires) a legitimate request's canonical
+/// form is at most about 3× its path and query (each byte may become `%XX`) plus its head:
+/// ~80 KiB with the daemon's default 16 KiB URI and 32 KiB head limits. Whatever the input,
+/// the build stops as soon as this is exceeded, and never allocates past it.
+pub const MAX_CANONICAL_REQUEST_BYTES: usize = 128 * 1024;
+
+/// A `String` that never grows past `limit` bytes: a write that would is dropped and marks
+/// it exceeded, and so is every write after it.
+#[derive(Debug)]
+struct CappedString {
+    text: String,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl CappedString {
+    fn new(capacity: usize, limit: usize) -> CappedString {
+        CappedString::from_string(String::with_capacity(capacity.min(limit)), limit)
+    }
+
+    fn from_string(text: String, limit: usize) -> CappedString {
+        CappedString {
+            text,
+            limit,
+            exceeded: false,
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        if self.exceeded {
+            return;
+        }
+        let needed = self.text.len().saturating_add(s.len());
+        if needed > self.limit {
+            self.exceeded = true;
+            return;
+        }
+        if needed > self.text.capacity() {
+            // Grow geometrically, as `String` does, but never past the limit.
+            let target = needed
+                .max(self.text.capacity().saturating_mul(2))
+                .min(self.limit);
+            self.text.reserve_exact(target - self.text.len());
+        }
+        self.text.push_str(s);
+    }
+
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// How many more bytes fit.
+    fn room(&self) -> usize {
+        self.limit - self.text.len()
+    }
+}
+
+/// Runs a capped writer over `out` without a cap: the `*_into` functions write into a plain
+/// `String`.
+fn unbounded(out: &mut String, write: impl FnOnce(&mut CappedString)) {
+    let mut w = CappedString::from_string(std::mem::take(out), usize::MAX);
+    write(&mut w);
+    *out = w.text;
+}
+
+fn push_encoded(out: &mut CappedString, b: u8, component: Component) {
     if is_unreserved(b) || (b == b'/' && component == Component::Path) {
-        out.push(b as char);
+        out.push(char::from(b));
     } else {
-        out.push('%');
-        out.push(HEX_UPPER[usize::from(b >> 4)] as char);
-        out.push(HEX_UPPER[usize::from(b & 15)] as char);
+        let escaped = [
+            b'%',
+            HEX_UPPER[usize::from(b >> 4)],
+            HEX_UPPER[usize::from(b & 15)],
+        ];
+        out.push_str(std::str::from_utf8(&escaped).expect("% and hex digits are ASCII"));
     }
 }
 
@@ -54,9 +123,13 @@ fn push_encoded(out: &mut String, b: u8, component: Component) {
 /// unreserved `A-Za-z0-9-._~` kept, everything else `%XX` in upper case. A `%` not followed by
 /// two hex digits is a literal `%`.
 pub fn uri_encode_into(out: &mut String, raw: &str, component: Component) {
+    unbounded(out, |w| uri_encode_to(w, raw, component));
+}
+
+fn uri_encode_to(out: &mut CappedString, raw: &str, component: Component) {
     let b = raw.as_bytes();
     let mut i = 0;
-    while i < b.len() {
+    while i < b.len() && !out.exceeded {
         let c = b[i];
         let decoded = if c == b'%' && i + 2 < b.len() {
             match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
@@ -112,28 +185,43 @@ pub fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
 
 /// The canonical URI: the path as sent, decoded and encoded once; `/` when empty.
 pub fn canonical_uri_into(out: &mut String, path: &str) {
+    unbounded(out, |w| canonical_uri_to(w, path));
+}
+
+fn canonical_uri_to(out: &mut CappedString, path: &str) {
     if path.is_empty() {
         out.push('/');
     } else {
-        uri_encode_into(out, path, Component::Path);
+        uri_encode_to(out, path, Component::Path);
     }
 }
 
 /// The canonical query string: every parameter (but `X-Amz-Signature` when `presigned`),
 /// encoded with AWS's rules, sorted by encoded name then encoded value, joined with `&`.
 pub fn canonical_query_into(out: &mut String, query: &str, presigned: bool) {
-    let mut encoded = String::with_capacity(query.len() + 16);
+    unbounded(out, |w| canonical_query_to(w, query, presigned));
+}
+
+fn canonical_query_to(out: &mut CappedString, query: &str, presigned: bool) {
+    // The canonical query holds every encoded byte (and separators), so encodings that do not
+    // fit in the room left cannot fit there either.
+    let mut encoded = CappedString::new(query.len() + 16, out.room());
     let mut pairs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
     for (name, value) in query_pairs(query) {
         if presigned && name == "X-Amz-Signature" {
             continue;
         }
-        let n0 = encoded.len();
-        uri_encode_into(&mut encoded, name, Component::Query);
-        let n1 = encoded.len();
-        uri_encode_into(&mut encoded, value, Component::Query);
-        pairs.push((n0..n1, n1..encoded.len()));
+        let n0 = encoded.text.len();
+        uri_encode_to(&mut encoded, name, Component::Query);
+        let n1 = encoded.text.len();
+        uri_encode_to(&mut encoded, value, Component::Query);
+        if encoded.exceeded {
+            out.exceeded = true;
+            return;
+        }
+        pairs.push((n0..n1, n1..encoded.text.len()));
     }
+    let encoded = encoded.text;
     pairs.sort_by(|a, b| {
         (&encoded[a.0.clone()], &encoded[a.1.clone()])
             .cmp(&(&encoded[b.0.clone()], &encoded[b.1.clone()]))
@@ -151,35 +239,41 @@ pub fn canonical_query_into(out: &mut String, query: &str, presigned: bool) {
 /// One header value in canonical form: outer spaces and tabs trimmed, inner runs of spaces
 /// folded to one.
 pub fn canonical_header_value_into(out: &mut String, value: &str) {
+    unbounded(out, |w| canonical_header_value_to(w, value));
+}
+
+fn canonical_header_value_to(out: &mut CappedString, value: &str) {
     let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let mut prev_space = false;
-    for c in value.chars() {
-        if c == ' ' {
-            if !prev_space {
-                out.push(' ');
-            }
-            prev_space = true;
-        } else {
-            out.push(c);
-            prev_space = false;
-        }
+    // Runs without a double space are written whole; only the extra spaces are dropped.
+    let mut rest = value;
+    while let Some(at) = rest.find("  ") {
+        out.push_str(&rest[..=at]);
+        rest = rest[at..].trim_start_matches(' ');
     }
+    out.push_str(rest);
 }
 
 /// `name:value` of one signed header: every value sent under that name (any case), in order,
 /// joined with `,`. A signed header that is absent has an empty value.
 pub fn canonical_header_into(out: &mut String, parts: &RequestParts<'_>, name: &str) {
+    unbounded(out, |w| canonical_header_to(w, parts, name));
+}
+
+fn canonical_header_to(out: &mut CappedString, parts: &RequestParts<'_>, name: &str) {
     for c in name.chars() {
         out.push(c.to_ascii_lowercase());
     }
     out.push(':');
     let mut first = true;
     for (n, v) in parts.headers {
+        if out.exceeded {
+            return;
+        }
         if n.eq_ignore_ascii_case(name) {
             if !first {
                 out.push(',');
             }
-            canonical_header_value_into(out, v);
+            canonical_header_value_to(out, v);
             first = false;
         }
     }
@@ -187,24 +281,64 @@ pub fn canonical_header_into(out: &mut String, parts: &RequestParts<'_>, name: &
 }
 
 /// The canonical request:
-/// `method \n uri \n query \n headers \n \n signed-headers \n payload-hash`.
+/// `method \n uri \n query \n headers \n \n signed-headers \n payload-hash`, or
+/// [`AuthError::CanonicalRequestTooLarge`] as soon as it would exceed
+/// [`MAX_CANONICAL_REQUEST_BYTES`].
 pub fn canonical_request(
     parts: &RequestParts<'_>,
     signed_headers: &str,
     payload_hash: &str,
     presigned: bool,
+) -> Result<String, AuthError> {
+    let built = build_canonical_request(
+        parts,
+        signed_headers,
+        payload_hash,
+        presigned,
+        MAX_CANONICAL_REQUEST_BYTES,
+    );
+    if built.exceeded {
+        Err(AuthError::CanonicalRequestTooLarge {
+            limit: MAX_CANONICAL_REQUEST_BYTES,
+        })
+    } else {
+        Ok(built.text)
+    }
+}
+
+/// The canonical request without a bound, for the signer: it signs what its caller gives it
+/// (a verifier refuses what is over [`MAX_CANONICAL_REQUEST_BYTES`]).
+pub(crate) fn canonical_request_unbounded(
+    parts: &RequestParts<'_>,
+    signed_headers: &str,
+    payload_hash: &str,
+    presigned: bool,
 ) -> String {
-    let mut out = String::with_capacity(
+    build_canonical_request(parts, signed_headers, payload_hash, presigned, usize::MAX).text
+}
+
+fn build_canonical_request(
+    parts: &RequestParts<'_>,
+    signed_headers: &str,
+    payload_hash: &str,
+    presigned: bool,
+    limit: usize,
+) -> CappedString {
+    let mut out = CappedString::new(
         256 + parts.path.len() + parts.query.len() + signed_headers.len() * 4,
+        limit,
     );
     out.push_str(parts.method);
     out.push('\n');
-    canonical_uri_into(&mut out, parts.path);
+    canonical_uri_to(&mut out, parts.path);
     out.push('\n');
-    canonical_query_into(&mut out, parts.query, presigned);
+    canonical_query_to(&mut out, parts.query, presigned);
     out.push('\n');
     for name in signed_headers.split(';') {
-        canonical_header_into(&mut out, parts, name);
+        if out.exceeded {
+            return out;
+        }
+        canonical_header_to(&mut out, parts, name);
     }
     out.push('\n');
     out.push_str(signed_headers);
@@ -303,5 +437,118 @@ mod tests {
         let mut s = String::new();
         canonical_header_into(&mut s, &parts, "x-amz-meta-a");
         assert_eq!(s, "x-amz-meta-a:one two,three\n");
+        let mut s = String::new();
+        canonical_header_value_into(&mut s, "\t a  b   é    c\td  ");
+        assert_eq!(s, "a b é c\td");
+    }
+
+    fn parts_with<'a>(
+        path: &'a str,
+        query: &'a str,
+        headers: &'a [(&'a str, &'a str)],
+    ) -> RequestParts<'a> {
+        RequestParts {
+            method: "GET",
+            path,
+            query,
+            headers,
+        }
+    }
+
+    #[test]
+    fn canonical_request_stops_at_every_limit_and_never_allocates_past_it() {
+        let headers = [
+            ("Host", "example.com"),
+            ("X-Amz-Meta-A", "  one  two "),
+            ("x-amz-meta-a", "three"),
+            ("x-amz-date", "20130524T000000Z"),
+        ];
+        let parts = parts_with("/b/a b/ü", "z=1&a=%2f&X-Amz-Signature=x", &headers);
+        let signed = "host;x-amz-date;x-amz-meta-a";
+        let full = canonical_request_unbounded(&parts, signed, EMPTY_SHA256, true);
+        assert_eq!(
+            canonical_request(&parts, signed, EMPTY_SHA256, true).unwrap(),
+            full
+        );
+        for limit in 0..=full.len() + 1 {
+            let built = build_canonical_request(&parts, signed, EMPTY_SHA256, true, limit);
+            assert_eq!(built.exceeded, limit < full.len(), "limit {limit}");
+            assert!(built.text.capacity() <= limit, "limit {limit}");
+            if !built.exceeded {
+                assert_eq!(built.text, full);
+            }
+        }
+    }
+
+    #[test]
+    fn large_canonical_requests_are_refused() {
+        let too_large = |r: Result<String, AuthError>| {
+            matches!(
+                r,
+                Err(AuthError::CanonicalRequestTooLarge {
+                    limit: MAX_CANONICAL_REQUEST_BYTES
+                })
+            )
+        };
+        // A repeated signed header (which the parsers refuse) is cut short, not amplified.
+        let value = "v".repeat(30 * 1024);
+        let headers = [("host", "h"), ("a", value.as_str())];
+        let parts = parts_with("/b/k", "", &headers);
+        let repeated = format!("{}host", "a;".repeat(4000));
+        assert!(too_large(canonical_request(
+            &parts,
+            &repeated,
+            EMPTY_SHA256,
+            false
+        )));
+        let built = build_canonical_request(
+            &parts,
+            &repeated,
+            EMPTY_SHA256,
+            false,
+            MAX_CANONICAL_REQUEST_BYTES,
+        );
+        assert!(built.text.capacity() <= MAX_CANONICAL_REQUEST_BYTES);
+        // Unique signed headers, but more than the limit of them.
+        let names: Vec<String> = (0..200).map(|i| format!("x-amz-meta-{i:03}")).collect();
+        let kib = "v".repeat(1024);
+        let mut headers: Vec<(&str, &str)> = vec![("host", "h")];
+        headers.extend(names.iter().map(|n| (n.as_str(), kib.as_str())));
+        let signed = format!("host;{}", names.join(";"));
+        let parts = parts_with("/b/k", "", &headers);
+        assert!(too_large(canonical_request(
+            &parts,
+            &signed,
+            EMPTY_SHA256,
+            false
+        )));
+        // A path or a query that encodes to more than the limit.
+        let bangs = "!".repeat(50 * 1024);
+        let path = format!("/b/{bangs}");
+        let query = format!("a={bangs}");
+        let headers = [("host", "h")];
+        assert!(too_large(canonical_request(
+            &parts_with(&path, "", &headers),
+            "host",
+            EMPTY_SHA256,
+            false
+        )));
+        assert!(too_large(canonical_request(
+            &parts_with("/b/k", &query, &headers),
+            "host",
+            EMPTY_SHA256,
+            false
+        )));
+        // Just under the limit is built.
+        let path = format!("/b/{}", "k".repeat(MAX_CANONICAL_REQUEST_BYTES - 200));
+        let creq = canonical_request(
+            &parts_with(&path, "", &headers),
+            "host",
+            EMPTY_SHA256,
+            false,
+        )
+        .unwrap();
+        assert!(creq.len() <= MAX_CANONICAL_REQUEST_BYTES);
+        assert!(creq.len() > MAX_CANONICAL_REQUEST_BYTES - 200);
     }
 }

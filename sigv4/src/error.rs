@@ -3,13 +3,126 @@
 
 use crate::checksum::ChecksumAlgorithm;
 
+/// The most of a `StringToSign` or `CanonicalRequest` an error body echoes (their hex
+/// `*Bytes` forms are made from that much only, 3 bytes each). A real client's canonical
+/// request is a few hundred bytes to a few KiB, so it is echoed whole and its author can
+/// compare it with their own; a hostile head cannot make the error body larger than about
+/// 64 KiB of these fields.
+pub const MAX_ECHOED_BYTES: usize = 8 * 1024;
+
+/// The longest prefix of `s` that is at most [`MAX_ECHOED_BYTES`] and ends at a char boundary.
+fn echoed(s: &str) -> &str {
+    if s.len() <= MAX_ECHOED_BYTES {
+        return s;
+    }
+    let mut end = MAX_ECHOED_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The S3 error codes this crate answers with (`<Code>` of the XML error body), each with the
+/// HTTP status S3 sends it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthErrorCode {
+    /// `AccessDenied`, 403.
+    AccessDenied,
+    /// `AuthorizationHeaderMalformed`, 400.
+    AuthorizationHeaderMalformed,
+    /// `AuthorizationQueryParametersError`, 400.
+    AuthorizationQueryParametersError,
+    /// `BadDigest`, 400.
+    BadDigest,
+    /// `IncompleteBody`, 400.
+    IncompleteBody,
+    /// `InvalidAccessKeyId`, 403.
+    InvalidAccessKeyId,
+    /// `InvalidArgument`, 400.
+    InvalidArgument,
+    /// `InvalidRequest`, 400.
+    InvalidRequest,
+    /// `InvalidToken`, 400.
+    InvalidToken,
+    /// `MalformedTrailerError`, 400.
+    MalformedTrailerError,
+    /// `RequestHeaderSectionTooLarge`, 400.
+    RequestHeaderSectionTooLarge,
+    /// `RequestTimeTooSkewed`, 403.
+    RequestTimeTooSkewed,
+    /// `SignatureDoesNotMatch`, 403.
+    SignatureDoesNotMatch,
+    /// `XAmzContentSHA256Mismatch`, 400.
+    XAmzContentSHA256Mismatch,
+}
+
+impl AuthErrorCode {
+    /// Every code, in the order declared.
+    pub const ALL: [AuthErrorCode; 14] = [
+        AuthErrorCode::AccessDenied,
+        AuthErrorCode::AuthorizationHeaderMalformed,
+        AuthErrorCode::AuthorizationQueryParametersError,
+        AuthErrorCode::BadDigest,
+        AuthErrorCode::IncompleteBody,
+        AuthErrorCode::InvalidAccessKeyId,
+        AuthErrorCode::InvalidArgument,
+        AuthErrorCode::InvalidRequest,
+        AuthErrorCode::InvalidToken,
+        AuthErrorCode::MalformedTrailerError,
+        AuthErrorCode::RequestHeaderSectionTooLarge,
+        AuthErrorCode::RequestTimeTooSkewed,
+        AuthErrorCode::SignatureDoesNotMatch,
+        AuthErrorCode::XAmzContentSHA256Mismatch,
+    ];
+
+    /// The code as S3 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthErrorCode::AccessDenied => "AccessDenied",
+            AuthErrorCode::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            AuthErrorCode::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            AuthErrorCode::BadDigest => "BadDigest",
+            AuthErrorCode::IncompleteBody => "IncompleteBody",
+            AuthErrorCode::InvalidAccessKeyId => "InvalidAccessKeyId",
+            AuthErrorCode::InvalidArgument => "InvalidArgument",
+            AuthErrorCode::InvalidRequest => "InvalidRequest",
+            AuthErrorCode::InvalidToken => "InvalidToken",
+            AuthErrorCode::MalformedTrailerError => "MalformedTrailerError",
+            AuthErrorCode::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
+            AuthErrorCode::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            AuthErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            AuthErrorCode::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+        }
+    }
+
+    /// The HTTP status S3 answers this code with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            AuthErrorCode::AccessDenied
+            | AuthErrorCode::InvalidAccessKeyId
+            | AuthErrorCode::RequestTimeTooSkewed
+            | AuthErrorCode::SignatureDoesNotMatch => 403,
+            AuthErrorCode::AuthorizationHeaderMalformed
+            | AuthErrorCode::AuthorizationQueryParametersError
+            | AuthErrorCode::BadDigest
+            | AuthErrorCode::IncompleteBody
+            | AuthErrorCode::InvalidArgument
+            | AuthErrorCode::InvalidRequest
+            | AuthErrorCode::InvalidToken
+            | AuthErrorCode::MalformedTrailerError
+            | AuthErrorCode::RequestHeaderSectionTooLarge
+            | AuthErrorCode::XAmzContentSHA256Mismatch => 400,
+        }
+    }
+}
+
 /// Why a request (or its body) failed authentication or integrity checks.
 ///
-/// Every variant maps to one S3 error code ([`AuthError::s3_code`]) and HTTP status
-/// ([`AuthError::http_status`]); the fields are what the XML error body needs. Large payloads
-/// are boxed so that `Result<_, AuthError>` stays small on the per-chunk hot path.
+/// Every variant maps to one S3 error code ([`AuthError::code`]) and, through it, one HTTP
+/// status; the fields are what the XML error body needs. Large payloads are boxed so that
+/// `Result<_, AuthError>` stays small on the per-chunk hot path. The enum is closed: callers
+/// match it exhaustively, so a new variant is a compile error where it must be handled.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum AuthError {
     /// The `Authorization` header is not of the form AWS defines.
     #[error("The authorization header is malformed; {message}")]
@@ -150,6 +263,13 @@ pub enum AuthError {
         /// The limit.
         limit: usize,
     },
+    /// A canonical request longer than [`crate::canonical::MAX_CANONICAL_REQUEST_BYTES`]
+    /// (S3's code for a head too large to handle).
+    #[error("Your request header section exceeds the maximum allowed size: its canonical request is longer than {limit} bytes.")]
+    CanonicalRequestTooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// A trailer that does not follow the schema (unknown, unannounced or ill-formed lines).
     #[error("The request contained trailing data that was not well-formed or did not conform to our published schema.")]
     MalformedTrailer,
@@ -170,97 +290,79 @@ pub struct SignatureMismatch {
 }
 
 impl AuthError {
-    /// The S3 error code (`<Code>` of the XML error body).
-    pub fn s3_code(&self) -> &'static str {
+    /// The S3 error code this error answers with: the one table of the crate's errors.
+    pub fn code(&self) -> AuthErrorCode {
         match self {
-            AuthError::AuthorizationHeaderMalformed { .. } => "AuthorizationHeaderMalformed",
-            AuthError::WrongRegion {
+            AuthError::AuthorizationHeaderMalformed { .. }
+            | AuthError::WrongRegion {
                 presigned: false, ..
-            } => "AuthorizationHeaderMalformed",
-            AuthError::WrongRegion {
+            } => AuthErrorCode::AuthorizationHeaderMalformed,
+            AuthError::AuthorizationQueryParametersError { .. }
+            | AuthError::WrongRegion {
                 presigned: true, ..
-            } => "AuthorizationQueryParametersError",
-            AuthError::AuthorizationQueryParametersError { .. } => {
-                "AuthorizationQueryParametersError"
-            }
-            AuthError::InvalidAccessKeyId { .. } => "InvalidAccessKeyId",
-            AuthError::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
-            AuthError::RequestTimeTooSkewed { .. } => "RequestTimeTooSkewed",
+            } => AuthErrorCode::AuthorizationQueryParametersError,
+            AuthError::InvalidAccessKeyId { .. } => AuthErrorCode::InvalidAccessKeyId,
+            AuthError::SignatureDoesNotMatch(_) => AuthErrorCode::SignatureDoesNotMatch,
+            AuthError::RequestTimeTooSkewed { .. } => AuthErrorCode::RequestTimeTooSkewed,
             AuthError::AnonymousAccessDenied
             | AuthError::RequestExpired { .. }
             | AuthError::RequestNotYetValid { .. }
             | AuthError::MissingDate
-            | AuthError::HeadersNotSigned { .. } => "AccessDenied",
+            | AuthError::HeadersNotSigned { .. } => AuthErrorCode::AccessDenied,
             AuthError::MissingContentSha256
             | AuthError::InvalidRequest { .. }
             | AuthError::InvalidChecksum { .. }
             | AuthError::DecodedLengthExceeded { .. }
             | AuthError::MalformedChunkedEncoding { .. }
-            | AuthError::ChunkMetaTooLong { .. } => "InvalidRequest",
+            | AuthError::ChunkMetaTooLong { .. } => AuthErrorCode::InvalidRequest,
             AuthError::InvalidContentSha256
             | AuthError::MultipleAuthMechanisms
-            | AuthError::UnsupportedAuthorizationType => "InvalidArgument",
-            AuthError::ContentSha256Mismatch { .. } => "XAmzContentSHA256Mismatch",
-            AuthError::InvalidToken => "InvalidToken",
-            AuthError::BadDigest { .. } => "BadDigest",
-            AuthError::IncompleteBody => "IncompleteBody",
+            | AuthError::UnsupportedAuthorizationType => AuthErrorCode::InvalidArgument,
+            AuthError::ContentSha256Mismatch { .. } => AuthErrorCode::XAmzContentSHA256Mismatch,
+            AuthError::InvalidToken => AuthErrorCode::InvalidToken,
+            AuthError::BadDigest { .. } => AuthErrorCode::BadDigest,
+            AuthError::IncompleteBody => AuthErrorCode::IncompleteBody,
             AuthError::TrailerTooLarge { .. } | AuthError::MalformedTrailer => {
-                "MalformedTrailerError"
+                AuthErrorCode::MalformedTrailerError
+            }
+            AuthError::CanonicalRequestTooLarge { .. } => {
+                AuthErrorCode::RequestHeaderSectionTooLarge
             }
         }
     }
 
-    /// The HTTP status S3 answers this error with.
+    /// The S3 error code as text (`<Code>` of the XML error body).
+    pub fn s3_code(&self) -> &'static str {
+        self.code().as_str()
+    }
+
+    /// The HTTP status S3 answers this error with (its code's).
     pub fn http_status(&self) -> u16 {
-        match self {
-            AuthError::InvalidAccessKeyId { .. }
-            | AuthError::SignatureDoesNotMatch(_)
-            | AuthError::RequestTimeTooSkewed { .. }
-            | AuthError::AnonymousAccessDenied
-            | AuthError::RequestExpired { .. }
-            | AuthError::RequestNotYetValid { .. }
-            | AuthError::MissingDate
-            | AuthError::HeadersNotSigned { .. } => 403,
-            AuthError::AuthorizationHeaderMalformed { .. }
-            | AuthError::WrongRegion { .. }
-            | AuthError::AuthorizationQueryParametersError { .. }
-            | AuthError::MissingContentSha256
-            | AuthError::InvalidContentSha256
-            | AuthError::ContentSha256Mismatch { .. }
-            | AuthError::MultipleAuthMechanisms
-            | AuthError::UnsupportedAuthorizationType
-            | AuthError::InvalidToken
-            | AuthError::InvalidRequest { .. }
-            | AuthError::InvalidChecksum { .. }
-            | AuthError::BadDigest { .. }
-            | AuthError::IncompleteBody
-            | AuthError::DecodedLengthExceeded { .. }
-            | AuthError::MalformedChunkedEncoding { .. }
-            | AuthError::ChunkMetaTooLong { .. }
-            | AuthError::TrailerTooLarge { .. }
-            | AuthError::MalformedTrailer => 400,
-        }
+        self.code().http_status()
     }
 
     /// The extra elements S3 puts in the XML error body beside `Code` and `Message`, in order:
     /// e.g. `StringToSign`/`CanonicalRequest` for `SignatureDoesNotMatch`, `RequestTime`/
     /// `ServerTime`/`MaxAllowedSkewMilliseconds` for `RequestTimeTooSkewed`, `Region` for the
-    /// region error. Values are raw text (the daemon escapes them).
+    /// region error. Values are raw text (the daemon escapes them). `StringToSign` and
+    /// `CanonicalRequest` are cut to their first [`MAX_ECHOED_BYTES`].
     pub fn xml_fields(&self) -> Vec<(&'static str, String)> {
         use crate::time::{format_amz_date, format_iso8601};
         match self {
             AuthError::SignatureDoesNotMatch(m) => {
+                let string_to_sign = echoed(&m.string_to_sign);
                 let mut f = vec![
                     ("AWSAccessKeyId", m.access_key_id.clone()),
-                    ("StringToSign", m.string_to_sign.clone()),
+                    ("StringToSign", string_to_sign.to_owned()),
                     ("SignatureProvided", m.signature_provided.clone()),
-                    ("StringToSignBytes", hex_bytes(m.string_to_sign.as_bytes())),
+                    ("StringToSignBytes", hex_bytes(string_to_sign.as_bytes())),
                 ];
                 if !m.canonical_request.is_empty() {
-                    f.push(("CanonicalRequest", m.canonical_request.clone()));
+                    let canonical_request = echoed(&m.canonical_request);
+                    f.push(("CanonicalRequest", canonical_request.to_owned()));
                     f.push((
                         "CanonicalRequestBytes",
-                        hex_bytes(m.canonical_request.as_bytes()),
+                        hex_bytes(canonical_request.as_bytes()),
                     ));
                 }
                 f
@@ -296,7 +398,26 @@ impl AuthError {
                 ("ClientComputedContentSHA256", client_computed.clone()),
                 ("S3ComputedContentSHA256", s3_computed.clone()),
             ],
-            _ => Vec::new(),
+            AuthError::AuthorizationHeaderMalformed { .. }
+            | AuthError::AuthorizationQueryParametersError { .. }
+            | AuthError::AnonymousAccessDenied
+            | AuthError::RequestNotYetValid { .. }
+            | AuthError::MissingDate
+            | AuthError::MissingContentSha256
+            | AuthError::InvalidContentSha256
+            | AuthError::MultipleAuthMechanisms
+            | AuthError::UnsupportedAuthorizationType
+            | AuthError::InvalidToken
+            | AuthError::InvalidRequest { .. }
+            | AuthError::InvalidChecksum { .. }
+            | AuthError::BadDigest { .. }
+            | AuthError::IncompleteBody
+            | AuthError::DecodedLengthExceeded { .. }
+            | AuthError::MalformedChunkedEncoding { .. }
+            | AuthError::ChunkMetaTooLong { .. }
+            | AuthError::TrailerTooLarge { .. }
+            | AuthError::CanonicalRequestTooLarge { .. }
+            | AuthError::MalformedTrailer => Vec::new(),
         }
     }
 
@@ -400,6 +521,66 @@ mod tests {
     }
 
     #[test]
+    fn codes_are_typed_and_spelled_as_s3_does() {
+        // The text of every code is its variant's name, and no two codes share one.
+        for (i, code) in AuthErrorCode::ALL.iter().enumerate() {
+            assert_eq!(code.as_str(), format!("{code:?}"));
+            assert!(matches!(code.http_status(), 400 | 403), "{code:?}");
+            for other in &AuthErrorCode::ALL[i + 1..] {
+                assert_ne!(code.as_str(), other.as_str());
+            }
+        }
+        let cases = [
+            (
+                AuthError::WrongRegion {
+                    region: "x".into(),
+                    expected: "y".into(),
+                    presigned: true,
+                },
+                AuthErrorCode::AuthorizationQueryParametersError,
+                400,
+            ),
+            (
+                AuthError::HeadersNotSigned {
+                    headers: "x-amz-acl".into(),
+                },
+                AuthErrorCode::AccessDenied,
+                403,
+            ),
+            (
+                AuthError::mismatch(String::new(), String::new(), "s", "AK"),
+                AuthErrorCode::SignatureDoesNotMatch,
+                403,
+            ),
+            (
+                AuthError::ChunkMetaTooLong { limit: 1 },
+                AuthErrorCode::InvalidRequest,
+                400,
+            ),
+            (
+                AuthError::TrailerTooLarge { limit: 1 },
+                AuthErrorCode::MalformedTrailerError,
+                400,
+            ),
+            (
+                AuthError::UnsupportedAuthorizationType,
+                AuthErrorCode::InvalidArgument,
+                400,
+            ),
+            (
+                AuthError::CanonicalRequestTooLarge { limit: 1 },
+                AuthErrorCode::RequestHeaderSectionTooLarge,
+                400,
+            ),
+        ];
+        for (e, code, status) in cases {
+            assert_eq!(e.code(), code, "{e:?}");
+            assert_eq!(e.s3_code(), code.as_str());
+            assert_eq!(e.http_status(), status, "{e:?}");
+        }
+    }
+
+    #[test]
     fn xml_fields_carry_what_s3_sends() {
         let e = AuthError::RequestTimeTooSkewed {
             request_time: 1_369_353_600,
@@ -427,6 +608,41 @@ mod tests {
         assert_eq!(e.s3_code(), "AuthorizationQueryParametersError");
         assert_eq!(e.xml_fields(), vec![("Region", "us-east-1".to_string())]);
         assert!(AuthError::IncompleteBody.xml_fields().is_empty());
+    }
+
+    #[test]
+    fn echoed_strings_are_bounded() {
+        let total = |f: &[(&str, String)]| f.iter().map(|(_, v)| v.len()).sum::<usize>();
+        // A 100 KiB canonical request (multi-byte characters, cut at a char boundary).
+        let canonical_request = format!("a{}", "é".repeat(50 * 1024));
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n20130524T000000Z\nscope\n{}",
+            "0".repeat(64)
+        );
+        let e = AuthError::mismatch(
+            string_to_sign.clone(),
+            canonical_request.clone(),
+            "sig",
+            "AKID",
+        );
+        let f = e.xml_fields();
+        assert!(total(&f) < 48 * 1024, "{}", total(&f));
+        let field = |name: &str| f.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        let echoed_request = field("CanonicalRequest");
+        assert_eq!(echoed_request.len(), MAX_ECHOED_BYTES - 1);
+        assert!(canonical_request.starts_with(&echoed_request));
+        assert_eq!(
+            field("CanonicalRequestBytes"),
+            hex_bytes(echoed_request.as_bytes())
+        );
+        // A short string to sign is echoed whole.
+        assert_eq!(field("StringToSign"), string_to_sign);
+        // A long one (SigV2's holds the path and x-amz-* headers) is cut too.
+        let e = AuthError::mismatch("x".repeat(100 * 1024), String::new(), "sig", "AKID");
+        let f = e.xml_fields();
+        assert!(total(&f) < 48 * 1024, "{}", total(&f));
+        assert!(f.contains(&("StringToSign", "x".repeat(MAX_ECHOED_BYTES))));
+        assert!(!f.iter().any(|(n, _)| *n == "CanonicalRequest"));
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub fn chunked_setup(mode: u8) -> ChunkedFuzzSetup {
     }
 }
 
-/// Parses `data` as an `Authorization` header value, then verifies the request it makes.
+/// Parses `data` as an `Authorization` header value, then verifies the request it makes (a
+/// virtual-hosted-style one, as its router would see it: bucket `bucket`).
 pub fn authorization(data: &[u8]) {
     let Ok(value) = std::str::from_utf8(data) else {
         return;
@@ -54,7 +55,7 @@ pub fn authorization(data: &[u8]) {
         ("x-amz-date", "20130524T000000Z"),
         ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
     ];
-    run_request("/key", "", &headers);
+    run_request("/key", "", &headers, Some("bucket"));
 }
 
 /// Parses `data` as a query string (presigned URL), then verifies the request it makes.
@@ -62,10 +63,15 @@ pub fn presigned(data: &[u8]) {
     let Ok(query) = std::str::from_utf8(data) else {
         return;
     };
-    run_request("/bucket/key", query, &[("Host", "localhost")]);
+    run_request("/bucket/key", query, &[("Host", "localhost")], None);
 }
 
-fn run_request(path: &str, query: &str, headers: &[(&str, &str)]) {
+fn run_request(
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+    virtual_host_bucket: Option<&str>,
+) {
     let parts = RequestParts {
         method: "GET",
         path,
@@ -81,6 +87,7 @@ fn run_request(path: &str, query: &str, headers: &[(&str, &str)]) {
     if let Ok(v) = verify(
         &auth,
         &parts,
+        virtual_host_bucket,
         &secret,
         1_369_353_600,
         &Policy::default(),

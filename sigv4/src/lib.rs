@@ -30,7 +30,7 @@ mod verify;
 
 pub use checksum::{ChecksumAlgorithm, ChecksumHasher, ChecksumValue};
 pub use chunked::{AwsChunkedDecoder, Step, MAX_CHUNK_META_BYTES, MAX_TRAILER_BYTES};
-pub use error::{AuthError, SignatureMismatch};
+pub use error::{AuthError, AuthErrorCode, SignatureMismatch, MAX_ECHOED_BYTES};
 pub use header::{Credential, V4Authorization};
 pub use key::{SecretKey, Signature, SigningKey, SigningKeyCache};
 pub use payload::{BodyMode, PayloadSummary, PayloadVerifier};
@@ -68,9 +68,6 @@ pub struct Policy {
     pub regions: Vec<String>,
     /// The allowed distance between request time and server time (S3: 15 minutes).
     pub max_skew_secs: i64,
-    /// Domains under which the bucket is the first label of `Host` (virtual-host style), e.g.
-    /// `s3.example.com`; SigV2 needs the bucket in its canonical resource.
-    pub virtual_host_domains: Vec<String>,
 }
 
 /// S3's allowed clock skew: 15 minutes.
@@ -82,7 +79,6 @@ impl Policy {
         Policy {
             regions: regions.into_iter().map(Into::into).collect(),
             max_skew_secs: DEFAULT_MAX_SKEW_SECS,
-            virtual_host_domains: Vec::new(),
         }
     }
 }

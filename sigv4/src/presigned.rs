@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::canonical::{query_decode, query_pairs, ALGORITHM};
-use crate::header::{valid_signed_headers, Credential};
+use crate::header::{valid_signed_headers, Credential, SIGNED_HEADERS_RULE};
 use crate::AuthError;
 
 /// The longest validity S3 allows a presigned URL: 7 days.
@@ -125,9 +125,9 @@ pub fn parse_presigned(query: &str) -> Result<V4Presigned<'_>, AuthError> {
     }
     let signed_headers = query_decode(signed_headers);
     if !valid_signed_headers(&signed_headers) {
-        return Err(AuthError::query_error(
-            "Error parsing the X-Amz-SignedHeaders parameter.",
-        ));
+        return Err(AuthError::query_error(format!(
+            "Error parsing the X-Amz-SignedHeaders parameter; {SIGNED_HEADERS_RULE}"
+        )));
     }
     let expires_secs = if !expires.is_empty()
         && expires.len() <= 10
@@ -190,6 +190,23 @@ mod tests {
         for c in &cases {
             let e = parse_presigned(c).unwrap_err();
             assert_eq!(e.s3_code(), "AuthorizationQueryParametersError", "{c}");
+        }
+        for list in [
+            "host%3Bhost",
+            "x-amz-date%3Bhost",
+            "Host",
+            "host%3Bx-amz-date%3Ba%3Ba",
+        ] {
+            let e = parse_presigned(&with(
+                "X-Amz-SignedHeaders=host",
+                &format!("X-Amz-SignedHeaders={list}"),
+            ))
+            .unwrap_err();
+            assert_eq!(e.s3_code(), "AuthorizationQueryParametersError", "{list}");
+            assert_eq!(
+                e.to_string(),
+                format!("Error parsing the X-Amz-SignedHeaders parameter; {SIGNED_HEADERS_RULE}")
+            );
         }
         let e = parse_presigned(&format!("{Q}&X-Amz-Security-Token=abc")).unwrap_err();
         assert_eq!(e.s3_code(), "InvalidToken");

@@ -153,7 +153,7 @@ fn sign_v4_header_with(
         headers: &all,
         ..*parts
     };
-    let canonical_request = canonical::canonical_request(&full, &signed, &payload, false);
+    let canonical_request = canonical::canonical_request_unbounded(&full, &signed, &payload, false);
     let scope = canonical::scope(&date, region, "s3");
     let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
     let signature = key.sign(string_to_sign.as_bytes());
@@ -216,7 +216,7 @@ pub fn presign_v4(
     let payload = parts
         .header("x-amz-content-sha256")
         .unwrap_or(UNSIGNED_PAYLOAD);
-    let canonical_request = canonical::canonical_request(&full, &signed, payload, true);
+    let canonical_request = canonical::canonical_request_unbounded(&full, &signed, payload, true);
     let string_to_sign = canonical::string_to_sign(&amz_date, &scope, &canonical_request);
     let key = SigningKey::derive(&creds.secret, &date, region, "s3");
     let signature = key.sign(string_to_sign.as_bytes());
@@ -515,6 +515,94 @@ mod tests {
     }
 
     #[test]
+    fn headers_in_mixed_case_and_repeated_sign_a_list_the_verifier_accepts() {
+        let creds = Credentials::new("AKID", "secret");
+        let now = 1_700_000_000;
+        let h = [
+            ("X-Amz-Meta-B", "2"),
+            ("Host", "localhost"),
+            ("x-amz-meta-a", "1"),
+            ("X-AMZ-META-A", "one"),
+            ("Content-Type", "text/plain"),
+            ("content-type", "again"),
+            ("User-Agent", "test"),
+            ("X-Amz-Date", "20000101T000000Z"),
+        ];
+        let parts = RequestParts {
+            method: "PUT",
+            path: "/b/k",
+            query: "a=1",
+            headers: &h,
+        };
+        let s = sign_v4_header(&parts, &creds, "us-east-1", now, SignPayload::Unsigned);
+        let mut all: Vec<(&str, &str)> = h
+            .iter()
+            .copied()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("x-amz-date"))
+            .collect();
+        all.extend(s.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let signed = RequestParts {
+            headers: &all,
+            ..parts
+        };
+        let auth = parse_auth(&signed).unwrap();
+        match &auth {
+            crate::AuthRequest::V4Header(a) => assert_eq!(
+                a.signed_headers,
+                "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-meta-a;x-amz-meta-b"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let mut cache = SigningKeyCache::default();
+        let v = verify(
+            &auth,
+            &signed,
+            None,
+            &creds.secret,
+            now,
+            &Policy::default(),
+            &mut cache,
+        )
+        .unwrap();
+        assert_eq!(v.scheme, AuthScheme::V4Header);
+
+        let presign_headers = [
+            ("Host", "localhost"),
+            ("X-Amz-Meta-A", "1"),
+            ("x-amz-meta-a", "2"),
+        ];
+        let parts = RequestParts {
+            method: "GET",
+            path: "/b/k",
+            query: "",
+            headers: &presign_headers,
+        };
+        let query = presign_v4(&parts, &creds, "us-east-1", now, 600);
+        let presigned = RequestParts {
+            query: &query,
+            ..parts
+        };
+        let auth = parse_auth(&presigned).unwrap();
+        match &auth {
+            crate::AuthRequest::V4Presigned(p) => {
+                assert_eq!(p.signed_headers(), "host;x-amz-meta-a")
+            }
+            other => panic!("{other:?}"),
+        }
+        let v = verify(
+            &auth,
+            &presigned,
+            None,
+            &creds.secret,
+            now,
+            &Policy::default(),
+            &mut cache,
+        )
+        .unwrap();
+        assert_eq!(v.scheme, AuthScheme::V4Presigned);
+    }
+
+    #[test]
     fn sigv2_for_a_virtual_hosted_bucket_verifies() {
         let creds = Credentials::new("AKID", "secret");
         let h = [
@@ -526,10 +614,6 @@ mod tests {
             path: "/cat.jpg",
             query: "",
             headers: &h,
-        };
-        let policy = Policy {
-            virtual_host_domains: vec!["s3.example.com".into()],
-            ..Policy::default()
         };
         let now = crate::time::parse_amz_date("20240301T120000Z").unwrap();
         for (authz, ok) in [
@@ -546,9 +630,10 @@ mod tests {
             let result = verify(
                 &auth,
                 &parts,
+                Some("photos"),
                 &creds.secret,
                 now,
-                &policy,
+                &Policy::default(),
                 &mut SigningKeyCache::default(),
             );
             assert_eq!(result.is_ok(), ok, "{authz}");

@@ -82,19 +82,6 @@ fn request_time(parts: &RequestParts<'_>) -> Option<i64> {
     parse_rfc1123(v).or_else(|| parse_amz_date(v))
 }
 
-fn virtual_host_bucket<'a>(parts: &RequestParts<'a>, policy: &Policy) -> Option<&'a str> {
-    let host = parts.header("host")?.trim();
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    policy.virtual_host_domains.iter().find_map(|d| {
-        host.strip_suffix(d.as_str())
-            .and_then(|b| b.strip_suffix('.'))
-            .filter(|b| !b.is_empty())
-    })
-}
-
 /// The SigV2 string to sign of header authentication:
 /// `method \n Content-MD5 \n Content-Type \n Date \n CanonicalizedAmzHeaders CanonicalizedResource`.
 pub fn string_to_sign(parts: &RequestParts<'_>, bucket: Option<&str>) -> String {
@@ -186,17 +173,19 @@ fn string_to_sign_with(
     } else {
         parts.path
     });
-    let mut subs: Vec<(&str, Option<&str>)> = parts
+    // Sub-resources are picked by decoded name, as the server's router reads them: a name
+    // sent encoded (`upload%49d`, `response-content-typ%65`) still acts, so it must be signed.
+    let mut subs: Vec<(Cow<'_, str>, Option<&str>)> = parts
         .query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (p, None),
+            Some((n, v)) => (query_decode(n), Some(v)),
+            None => (query_decode(p), None),
         })
-        .filter(|(n, _)| SUB_RESOURCES.contains(n))
+        .filter(|(n, _)| SUB_RESOURCES.contains(&n.as_ref()))
         .collect();
-    subs.sort_by(|a, b| a.0.cmp(b.0));
+    subs.sort_by(|a, b| a.0.cmp(&b.0));
     for (i, (name, value)) in subs.iter().enumerate() {
         out.push(if i == 0 { '?' } else { '&' });
         out.push_str(name);
@@ -274,13 +263,15 @@ pub fn parse_presigned_v2(query: &str) -> Result<V2Presigned<'_>, AuthError> {
     })
 }
 
-/// Verifies a SigV2 presigned URL: not expired, and signed by `secret`.
+/// Verifies a SigV2 presigned URL: not expired, and signed by `secret`. `virtual_host_bucket`
+/// is the bucket the server's router took from the `Host` header for a virtual-hosted-style
+/// request (`None` for path style): SigV2 puts it in its canonical resource.
 pub fn verify_presigned_v2(
     auth: &V2Presigned<'_>,
     parts: &RequestParts<'_>,
+    virtual_host_bucket: Option<&str>,
     secret: &SecretKey,
     now: i64,
-    policy: &Policy,
 ) -> Result<(), AuthError> {
     let expires_at: i64 = auth
         .expires
@@ -295,14 +286,13 @@ pub fn verify_presigned_v2(
     if parts.header("x-amz-security-token").is_some() {
         return Err(AuthError::InvalidToken);
     }
-    let bucket = virtual_host_bucket(parts, policy);
     check_signature(
         parts,
-        bucket,
+        virtual_host_bucket,
         secret,
         &auth.signature,
         &auth.access_key_id,
-        |p| presigned_string_to_sign(p, bucket, auth.expires),
+        |p| presigned_string_to_sign(p, virtual_host_bucket, auth.expires),
     )
 }
 
@@ -347,10 +337,13 @@ fn check_signature(
     ))
 }
 
-/// Verifies a SigV2 header signature and the request time.
+/// Verifies a SigV2 header signature and the request time. `virtual_host_bucket` is the bucket
+/// the server's router took from the `Host` header for a virtual-hosted-style request (`None`
+/// for path style): SigV2 puts it in its canonical resource.
 pub fn verify_v2(
     auth: &V2Authorization<'_>,
     parts: &RequestParts<'_>,
+    virtual_host_bucket: Option<&str>,
     secret: &SecretKey,
     now: i64,
     policy: &Policy,
@@ -366,14 +359,13 @@ pub fn verify_v2(
     if parts.header("x-amz-security-token").is_some() {
         return Err(AuthError::InvalidToken);
     }
-    let bucket = virtual_host_bucket(parts, policy);
     check_signature(
         parts,
-        bucket,
+        virtual_host_bucket,
         secret,
         auth.signature,
         auth.access_key_id,
-        |p| string_to_sign(p, bucket),
+        |p| string_to_sign(p, virtual_host_bucket),
     )
 }
 
@@ -399,33 +391,85 @@ mod tests {
 
     #[test]
     fn aws_documentation_examples() {
-        // "Object GET" and "Object PUT" of the RESTAuthentication page (virtual-host style).
-        let policy = Policy {
-            virtual_host_domains: vec!["s3.us-west-1.amazonaws.com".into()],
-            ..Policy::default()
-        };
+        // "Object GET" and "Object PUT" of the RESTAuthentication page (virtual-host style:
+        // the bucket is the one the router took from Host).
+        let secret = SecretKey::new(SECRET);
+        let bucket = Some("awsexamplebucket1");
         let h = [
             ("Host", "awsexamplebucket1.us-west-1.s3.amazonaws.com"),
             ("Date", "Tue, 27 Mar 2007 19:36:42 +0000"),
         ];
         let p = parts("GET", "/photos/puppy.jpg", "", &h);
-        let sts = string_to_sign(&p, Some("awsexamplebucket1"));
+        let sts = string_to_sign(&p, bucket);
         assert_eq!(
             sts,
             "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/awsexamplebucket1/photos/puppy.jpg"
         );
-        assert_eq!(virtual_host_bucket(&p, &policy), None);
+        let now = parse_rfc1123("Tue, 27 Mar 2007 19:36:42 GMT").unwrap();
+        let a = V2Authorization {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE",
+            signature: &signature(&secret, &sts),
+        };
+        verify_v2(&a, &p, bucket, &secret, now, &Policy::default()).unwrap();
+        let e = verify_v2(&a, &p, None, &secret, now, &Policy::default()).unwrap_err();
+        assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
         let h = [
             ("Content-Type", "image/jpeg"),
             ("Date", "Tue, 27 Mar 2007 21:15:45 +0000"),
             ("Host", "awsexamplebucket1.s3.us-west-1.amazonaws.com:9000"),
         ];
         let p = parts("PUT", "/photos/puppy.jpg", "", &h);
-        assert_eq!(virtual_host_bucket(&p, &policy), Some("awsexamplebucket1"));
+        let sts = string_to_sign(&p, bucket);
         assert_eq!(
-            string_to_sign(&p, virtual_host_bucket(&p, &policy)),
+            sts,
             "PUT\n\nimage/jpeg\nTue, 27 Mar 2007 21:15:45 +0000\n/awsexamplebucket1/photos/puppy.jpg"
         );
+        let a = V2Authorization {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE",
+            signature: &signature(&secret, &sts),
+        };
+        let now = parse_rfc1123("Tue, 27 Mar 2007 21:15:45 GMT").unwrap();
+        verify_v2(&a, &p, bucket, &secret, now, &Policy::default()).unwrap();
+    }
+
+    #[test]
+    fn the_bucket_is_the_routers_not_the_host_headers() {
+        // Signed path-style for bucket `x`, key `y`, then replayed with a Host whose case the
+        // router folds: it routes to bucket `b`, key `x/y`, so `b` is in the canonical
+        // resource and the signature (of `/x/y`) no longer matches.
+        let secret = SecretKey::new(SECRET);
+        let h = [
+            ("Host", "B.S3.EXAMPLE.com"),
+            ("x-amz-date", "20060102T150405Z"),
+        ];
+        let p = parts("GET", "/x/y", "", &h);
+        let now = parse_amz_date("20060102T150405Z").unwrap();
+        let authz = format!("AWS AKID:{}", signature(&secret, &string_to_sign(&p, None)));
+        let a = parse_authorization_v2(&authz).unwrap();
+        verify_v2(&a, &p, None, &secret, now, &Policy::default()).unwrap();
+        let e = verify_v2(&a, &p, Some("b"), &secret, now, &Policy::default()).unwrap_err();
+        assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
+        let sig = signature(&secret, &string_to_sign(&p, Some("b")));
+        let a = V2Authorization {
+            access_key_id: "AKID",
+            signature: &sig,
+        };
+        verify_v2(&a, &p, Some("b"), &secret, now, &Policy::default()).unwrap();
+
+        // The same for a presigned URL.
+        let sts = presigned_string_to_sign(&p, None, "1136214300");
+        let q = format!(
+            "AWSAccessKeyId=AKID&Expires=1136214300&Signature={}",
+            signature(&secret, &sts)
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        );
+        let a = parse_presigned_v2(&q).unwrap();
+        let p = parts("GET", "/x/y", &q, &h);
+        verify_presigned_v2(&a, &p, None, &secret, now).unwrap();
+        let e = verify_presigned_v2(&a, &p, Some("b"), &secret, now).unwrap_err();
+        assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
     }
 
     #[test]
@@ -447,6 +491,21 @@ mod tests {
     }
 
     #[test]
+    fn sub_resources_are_picked_by_decoded_name() {
+        let h = [("Date", "Tue, 27 Mar 2007 19:36:42 +0000")];
+        let sts = |query: &str| string_to_sign(&parts("GET", "/b/k", query, &h), None);
+        let plain = sts("response-content-type=x");
+        assert_eq!(sts("response-content-typ%65=x"), plain);
+        assert_eq!(sts("response-content-typ%65=x&foo=bar"), plain);
+        assert_ne!(plain, sts(""));
+        assert_eq!(
+            sts("upload%49d=u&partNumber=1"),
+            sts("uploadId=u&partNumber=1")
+        );
+        assert!(sts("%61cl").ends_with("/b/k?acl"), "{}", sts("%61cl"));
+    }
+
+    #[test]
     fn presigned_urls_made_by_botocore() {
         // Made with botocore's HmacV1QueryAuth (an independent implementation), Expires fixed.
         let secret = SecretKey::new(SECRET);
@@ -457,12 +516,12 @@ mod tests {
         let a = parse_presigned_v2(q).unwrap();
         assert_eq!(a.access_key_id, "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(a.signature, "1No4mq5ETf02z8aet9voy6gui6E=");
-        verify_presigned_v2(&a, &p, &secret, expires - 60, &Policy::default()).unwrap();
-        verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).unwrap();
-        let e = verify_presigned_v2(&a, &p, &secret, expires + 1, &Policy::default()).unwrap_err();
+        verify_presigned_v2(&a, &p, None, &secret, expires - 60).unwrap();
+        verify_presigned_v2(&a, &p, None, &secret, expires).unwrap();
+        let e = verify_presigned_v2(&a, &p, None, &secret, expires + 1).unwrap_err();
         assert!(matches!(e, AuthError::RequestExpired { .. }), "{e:?}");
         let other = parts("GET", "/awsexamplebucket1/photos/kitten.jpg", q, &h);
-        let e = verify_presigned_v2(&a, &other, &secret, expires, &Policy::default()).unwrap_err();
+        let e = verify_presigned_v2(&a, &other, None, &secret, expires).unwrap_err();
         assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
 
         // botocore moves Content-Type and x-amz-* headers into the query of a presigned URL.
@@ -473,14 +532,14 @@ mod tests {
             presigned_string_to_sign(&p, None, a.expires),
             "PUT\n\nimage/jpeg\n1175139620\nx-amz-meta-a:1\n/bkt/a%20b/%C3%BC?response-content-type=text/plain"
         );
-        verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).unwrap();
+        verify_presigned_v2(&a, &p, None, &secret, expires).unwrap();
         // The same values sent as headers sign the same; other values do not.
         let h = [("Content-Type", "image/jpeg"), ("x-amz-meta-a", "1")];
         let p = parts("PUT", "/bkt/a%20b/%C3%BC", q, &h);
-        verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).unwrap();
+        verify_presigned_v2(&a, &p, None, &secret, expires).unwrap();
         let h = [("Content-Type", "text/html")];
         let p = parts("PUT", "/bkt/a%20b/%C3%BC", q, &h);
-        assert!(verify_presigned_v2(&a, &p, &secret, expires, &Policy::default()).is_err());
+        assert!(verify_presigned_v2(&a, &p, None, &secret, expires).is_err());
     }
 
     #[test]
@@ -492,7 +551,7 @@ mod tests {
         let h = [("Host", "127.0.0.1:9000")];
         for path in ["/bkt", "/bkt/"] {
             let p = parts("GET", path, q, &h);
-            verify_presigned_v2(&a, &p, &secret, 1_175_139_000, &Policy::default()).unwrap();
+            verify_presigned_v2(&a, &p, None, &secret, 1_175_139_000).unwrap();
         }
         // Only a bucket's own path: a signature of the key `key/` is not one of `key`, nor, in
         // virtual-host style (where `/x` names the key `x`), one of `x/` for `x`.
@@ -506,29 +565,24 @@ mod tests {
                 .replace('=', "%3D");
             format!("AWSAccessKeyId=AK&Expires=1175139620&Signature={sig}")
         };
-        let check = |path: &str, host: &str, query: &str, policy: &Policy| {
+        let check = |path: &str, host: &str, query: &str, bucket: Option<&str>| {
             let h = [("Host", host)];
             let a = parse_presigned_v2(query).unwrap();
             verify_presigned_v2(
                 &a,
                 &parts("GET", path, query, &h),
+                bucket,
                 &secret,
                 1_175_139_000,
-                policy,
             )
         };
-        let path_style = Policy::default();
         let q = presign("/bkt/key/", "127.0.0.1", None);
-        check("/bkt/key/", "127.0.0.1", &q, &path_style).unwrap();
-        assert!(check("/bkt/key", "127.0.0.1", &q, &path_style).is_err());
-        let virtual_host = Policy {
-            virtual_host_domains: vec!["s3.example.com".into()],
-            ..Policy::default()
-        };
+        check("/bkt/key/", "127.0.0.1", &q, None).unwrap();
+        assert!(check("/bkt/key", "127.0.0.1", &q, None).is_err());
         let host = "bkt.s3.example.com";
         let q = presign("/x/", host, Some("bkt"));
-        check("/x/", host, &q, &virtual_host).unwrap();
-        assert!(check("/x", host, &q, &virtual_host).is_err());
+        check("/x/", host, &q, Some("bkt")).unwrap();
+        assert!(check("/x", host, &q, Some("bkt")).is_err());
     }
 
     #[test]
@@ -568,13 +622,21 @@ mod tests {
         let header = format!("AWS AKID:{sig}");
         let a = parse_authorization_v2(&header).unwrap();
         assert_eq!(a.access_key_id, "AKID");
-        verify_v2(&a, &p, &secret, now, &Policy::default()).unwrap();
-        let e = verify_v2(&a, &p, &secret, now + 901, &Policy::default()).unwrap_err();
+        verify_v2(&a, &p, None, &secret, now, &Policy::default()).unwrap();
+        let e = verify_v2(&a, &p, None, &secret, now + 901, &Policy::default()).unwrap_err();
         assert_eq!(e.s3_code(), "RequestTimeTooSkewed");
         let p2 = parts("GET", "/bucket/kez", "", &h);
-        let e = verify_v2(&a, &p2, &secret, now, &Policy::default()).unwrap_err();
+        let e = verify_v2(&a, &p2, None, &secret, now, &Policy::default()).unwrap_err();
         assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
-        let e = verify_v2(&a, &p, &SecretKey::new("other"), now, &Policy::default()).unwrap_err();
+        let e = verify_v2(
+            &a,
+            &p,
+            None,
+            &SecretKey::new("other"),
+            now,
+            &Policy::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.s3_code(), "SignatureDoesNotMatch");
         assert!(parse_authorization_v2("AWS nocolon").is_err());
         assert!(parse_authorization_v2("AWS :sig").is_err());

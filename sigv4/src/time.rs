@@ -100,8 +100,13 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// The most digits [`digits`] reads: nine decimal digits always fit a `u32`, so the fold
+/// below cannot overflow; every field of the formats here is shorter.
+const MAX_DIGITS: usize = 9;
+
+/// A run of 1..=[`MAX_DIGITS`] ASCII digits as a number.
 fn digits(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() || s.len() > MAX_DIGITS || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(s.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
@@ -133,7 +138,11 @@ pub fn parse_rfc1123(s: &str) -> Option<i64> {
         _ => return None,
     };
     let mut parts = rest.split_ascii_whitespace();
-    let day = digits(parts.next()?.as_bytes())?;
+    let day_s = parts.next()?;
+    if !(1..=2).contains(&day_s.len()) {
+        return None;
+    }
+    let day = digits(day_s.as_bytes())?;
     let month_name = parts.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
     let year_s = parts.next()?;
@@ -256,6 +265,32 @@ mod tests {
             parse_rfc1123("Mon, 2 Jan 2006 15:04:05 GMT"),
             Some(1_136_214_245)
         );
+    }
+
+    #[test]
+    fn rfc1123_day_has_one_or_two_digits() {
+        assert_eq!(
+            parse_rfc1123("Mon, 02 Jan 2006 15:04:05 GMT"),
+            Some(1_136_214_245)
+        );
+        assert_eq!(
+            parse_rfc1123("Mon, 2 Jan 2006 15:04:05 GMT"),
+            Some(1_136_214_245)
+        );
+        // 4294967320 = 2^32 + 24: a wrapping fold would read it as the 24th.
+        assert_eq!(parse_rfc1123("Fri, 4294967320 May 2013 00:00:00 GMT"), None);
+        assert_eq!(parse_rfc1123("Fri, 024 May 2013 00:00:00 GMT"), None);
+        assert_eq!(parse_rfc1123("Fri, 0000000024 May 2013 00:00:00 GMT"), None);
+    }
+
+    #[test]
+    fn digits_never_overflow() {
+        assert_eq!(digits(b"999999999"), Some(999_999_999));
+        assert_eq!(digits(b"4294967295"), None);
+        assert_eq!(digits(b"4294967320"), None);
+        assert_eq!(digits(&[b'9'; 40]), None);
+        assert_eq!(digits(b""), None);
+        assert_eq!(digits(b"1a"), None);
     }
 
     #[test]

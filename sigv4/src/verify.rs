@@ -92,9 +92,15 @@ pub fn parse_auth<'a>(parts: &RequestParts<'a>) -> Result<AuthRequest<'a>, AuthE
 
 /// Phase 3: checks everything the head can prove, with the secret the daemon looked up, and
 /// returns how to verify the body. `now_unix_secs` is the server's clock.
+///
+/// `virtual_host_bucket` is the bucket the server's router took from the `Host` header for a
+/// virtual-hosted-style request (`None` for path style); SigV2 puts it in its canonical
+/// resource; ignored by SigV4. It must be the router's own answer, never one derived here
+/// again from `Host`: a signature must cover the bucket the request is routed to.
 pub fn verify<'a>(
     auth: &'a AuthRequest<'_>,
     parts: &RequestParts<'_>,
+    virtual_host_bucket: Option<&str>,
     secret: &SecretKey,
     now_unix_secs: i64,
     policy: &Policy,
@@ -119,7 +125,7 @@ pub fn verify<'a>(
             })
         }
         AuthRequest::V2Header(a) => {
-            sigv2::verify_v2(a, parts, secret, now_unix_secs, policy)?;
+            sigv2::verify_v2(a, parts, virtual_host_bucket, secret, now_unix_secs, policy)?;
             let payload = unsigned_payload(parts)?;
             Ok(Verified {
                 access_key_id: a.access_key_id,
@@ -128,7 +134,7 @@ pub fn verify<'a>(
             })
         }
         AuthRequest::V2Presigned(p) => {
-            sigv2::verify_presigned_v2(p, parts, secret, now_unix_secs, policy)?;
+            sigv2::verify_presigned_v2(p, parts, virtual_host_bucket, secret, now_unix_secs)?;
             let payload = unsigned_payload(parts)?;
             Ok(Verified {
                 access_key_id: &p.access_key_id,
@@ -264,7 +270,7 @@ fn verify_v4_header(
     let checksums = checksum_request(parts)?;
 
     let canonical_request =
-        canonical::canonical_request(parts, auth.signed_headers, content_sha256, false);
+        canonical::canonical_request(parts, auth.signed_headers, content_sha256, false)?;
     let signed = SignedV4 {
         credential,
         amz_date,
@@ -318,7 +324,7 @@ fn verify_v4_presigned(
     let checksums = checksum_request(parts)?;
 
     let canonical_request =
-        canonical::canonical_request(parts, p.signed_headers(), content_sha256, true);
+        canonical::canonical_request(parts, p.signed_headers(), content_sha256, true)?;
     let signed = SignedV4 {
         credential: &credential,
         amz_date: p.date.to_owned(),

@@ -269,6 +269,7 @@ fn check(
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now,
         &Policy::default(),

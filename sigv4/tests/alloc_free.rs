@@ -67,6 +67,7 @@ fn feeding_signed_chunks_does_not_allocate() {
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new("secret"),
         1_700_000_000,
         &Policy::default(),

@@ -67,6 +67,7 @@ fn run(
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         at,
         &Policy::default(),
@@ -193,7 +194,8 @@ fn dates_and_skew() {
         "date;host;x-amz-content-sha256",
         "UNSIGNED-PAYLOAD",
         false,
-    );
+    )
+    .unwrap();
     let sts = cairn_sigv4::canonical::string_to_sign(
         "20240301T120000Z",
         "20240301/us-east-1/s3/aws4_request",
@@ -205,6 +207,71 @@ fn dates_and_skew() {
     assert!(auth.contains("SignedHeaders=date;host;x-amz-content-sha256,"));
     let auth = format!("AWS4-HMAC-SHA256 Credential={AKID}/20240301/us-east-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256, Signature={}", sig.hex_string());
     h.push(("authorization".into(), auth));
+    assert!(run("GET", "/b/k", &h, b"", now()).is_ok());
+}
+
+#[test]
+fn repeated_or_unsorted_signed_headers_are_malformed() {
+    // `host;x-amz-date;a;a;…` once made the canonical request repeat header `a`'s value per
+    // repeat (a 32 KiB head, ~128 MiB); such lists are refused before any canonical work.
+    let value = "v".repeat(1000);
+    let mut h = signed(
+        "GET",
+        "/b/k",
+        &[("a", value.as_str())],
+        SignPayload::Unsigned,
+    );
+    assert!(run("GET", "/b/k", &h, b"", now()).is_ok());
+    let auth = h
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .unwrap()
+        .1
+        .clone();
+    let list = "a;host;x-amz-content-sha256;x-amz-date";
+    assert!(auth.contains(&format!("SignedHeaders={list},")));
+    for bad in [
+        format!(
+            "a;{}",
+            "a;".repeat(3000) + "host;x-amz-content-sha256;x-amz-date"
+        ),
+        "host;a;x-amz-content-sha256;x-amz-date".to_string(),
+        "A;host;x-amz-content-sha256;x-amz-date".to_string(),
+    ] {
+        h.retain(|(n, _)| n != "authorization");
+        h.push(("authorization".into(), auth.replace(list, &bad)));
+        let e = run("GET", "/b/k", &h, b"", now()).unwrap_err();
+        assert!(
+            matches!(e, AuthError::AuthorizationHeaderMalformed { .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.http_status(), 400);
+    }
+}
+
+#[test]
+fn a_canonical_request_over_the_limit_is_refused() {
+    // 200 unique signed headers of 1 KiB: the canonical request would be ~200 KiB.
+    let names: Vec<String> = (0..200).map(|i| format!("x-amz-meta-{i:03}")).collect();
+    let kib = "v".repeat(1024);
+    let extra: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), kib.as_str())).collect();
+    let h = signed("GET", "/b/k", &extra, SignPayload::Unsigned);
+    let e = run("GET", "/b/k", &h, b"", now()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AuthError::CanonicalRequestTooLarge {
+                limit: cairn_sigv4::canonical::MAX_CANONICAL_REQUEST_BYTES
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        (e.s3_code(), e.http_status()),
+        ("RequestHeaderSectionTooLarge", 400)
+    );
+    // A tenth of it verifies.
+    let h = signed("GET", "/b/k", &extra[..20], SignPayload::Unsigned);
     assert!(run("GET", "/b/k", &h, b"", now()).is_ok());
 }
 
@@ -254,6 +321,7 @@ fn anonymous_and_unsupported() {
     let e = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -277,6 +345,7 @@ fn anonymous_and_unsupported() {
     let e = verify(
         &auth,
         &q,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -327,6 +396,7 @@ fn sigv2_like_s3_benchmark() {
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -338,6 +408,7 @@ fn sigv2_like_s3_benchmark() {
     let e = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new("x"),
         now(),
         &Policy::default(),
@@ -421,6 +492,7 @@ fn ignoring_the_header_checksum() {
     let mut v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),

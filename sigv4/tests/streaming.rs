@@ -90,6 +90,7 @@ fn receive(u: &Upload, splits: &[usize]) -> Result<(Vec<u8>, PayloadSummary), Au
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         NOW,
         &Policy::default(),

@@ -107,7 +107,7 @@ fn check_case(case: &str) -> (BodyMode, Vec<u8>) {
     let payload = parts
         .header("x-amz-content-sha256")
         .unwrap_or("UNSIGNED-PAYLOAD");
-    let creq = canonical_request(&parts, &signed_headers, payload, presigned);
+    let creq = canonical_request(&parts, &signed_headers, payload, presigned).unwrap();
     assert_eq!(creq, read(case, "canonical-request.txt"), "{case}");
     let sts = string_to_sign(date, "20130524/us-east-1/s3/aws4_request", &creq);
     assert_eq!(sts, read(case, "string-to-sign.txt"), "{case}");
@@ -118,7 +118,7 @@ fn check_case(case: &str) -> (BodyMode, Vec<u8>) {
     let secret = SecretKey::new(SECRET);
     let policy = Policy::default();
     let mut cache = SigningKeyCache::default();
-    let verified = verify(&auth, &parts, &secret, now(), &policy, &mut cache).unwrap();
+    let verified = verify(&auth, &parts, None, &secret, now(), &policy, &mut cache).unwrap();
     assert_eq!(verified.access_key_id, AKID);
     let mode = verified.payload.mode();
     if !matches!(mode, BodyMode::AwsChunkedSigned { .. }) {
@@ -130,6 +130,7 @@ fn check_case(case: &str) -> (BodyMode, Vec<u8>) {
     let e = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new("wrong"),
         now(),
         &policy,
@@ -174,6 +175,7 @@ fn put_object_with_other_body_is_sha256_mismatch() {
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
@@ -210,11 +212,38 @@ fn presigned_get() {
     let mut cache = SigningKeyCache::default();
     let secret = SecretKey::new(SECRET);
     let policy = Policy::default();
-    assert!(verify(&auth, &parts, &secret, now() + 86400, &policy, &mut cache).is_ok());
-    let e = verify(&auth, &parts, &secret, now() + 86401, &policy, &mut cache).unwrap_err();
+    assert!(verify(
+        &auth,
+        &parts,
+        None,
+        &secret,
+        now() + 86400,
+        &policy,
+        &mut cache
+    )
+    .is_ok());
+    let e = verify(
+        &auth,
+        &parts,
+        None,
+        &secret,
+        now() + 86401,
+        &policy,
+        &mut cache,
+    )
+    .unwrap_err();
     assert!(matches!(e, AuthError::RequestExpired { .. }));
     assert_eq!(e.to_string(), "Request has expired");
-    let e = verify(&auth, &parts, &secret, now() - 901, &policy, &mut cache).unwrap_err();
+    let e = verify(
+        &auth,
+        &parts,
+        None,
+        &secret,
+        now() - 901,
+        &policy,
+        &mut cache,
+    )
+    .unwrap_err();
     assert!(matches!(e, AuthError::RequestNotYetValid { .. }));
 }
 
@@ -236,6 +265,7 @@ fn stream(
     let v = verify(
         &auth,
         &parts,
+        None,
         &SecretKey::new(SECRET),
         now(),
         &Policy::default(),
