@@ -11,5 +11,6 @@ mod presigned;
 mod raw_http;
 mod s3_errors;
 mod sdk;
+mod security_auth;
 mod tls;
 mod virtual_host;
