@@ -12,5 +12,6 @@ mod raw_http;
 mod s3_errors;
 mod sdk;
 mod security_auth;
+mod security_s3;
 mod tls;
 mod virtual_host;
