@@ -76,6 +76,9 @@ pub struct Daemon {
 pub struct DaemonOptions {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Variables removed from the daemon's environment, after the harness's defaults (so a
+    /// daemon can start without `CAIRN_ACCESS_KEY_ID` and `CAIRN_SECRET_ACCESS_KEY`).
+    pub env_remove: Vec<String>,
     /// A shell snippet run before exec (to lower a limit, say).
     pub shell_prefix: Option<String>,
     /// Data directory; a fresh temporary one when `None`.
@@ -92,6 +95,12 @@ impl DaemonOptions {
 
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Removes `key` from the daemon's environment, including a variable the harness sets.
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env_remove.push(key.into());
         self
     }
 
@@ -130,6 +139,9 @@ impl DaemonOptions {
         command.env("CAIRN_LOG", "info,cairn_http=debug");
         command.env("CAIRN_ACCESS_KEY_ID", ACCESS_KEY_ID);
         command.env("CAIRN_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+        for key in &self.env_remove {
+            command.env_remove(key);
+        }
         for (k, v) in &self.env {
             command.env(k, v);
         }

@@ -11,5 +11,7 @@ mod presigned;
 mod raw_http;
 mod s3_errors;
 mod sdk;
+mod security_auth;
+mod security_s3;
 mod tls;
 mod virtual_host;
