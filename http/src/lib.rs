@@ -2,5 +2,6 @@
 //! ([`server`]). It knows nothing of S3.
 
 pub mod proto;
+pub mod rlimit;
 pub mod server;
 pub mod stream;

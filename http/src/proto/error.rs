@@ -5,7 +5,6 @@
 /// Every variant maps to one HTTP status ([`ProtoError::status`]); after any of them the
 /// connection is closed, since the server can no longer tell where the next request starts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ProtoError {
     #[error("request head is larger than {limit} bytes")]
     HeadTooLarge { limit: usize },
@@ -63,7 +62,6 @@ impl ProtoError {
 
 /// Why a `Transfer-Encoding: chunked` body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ChunkedError {
     #[error("invalid chunk size")]
     InvalidSize,

@@ -13,7 +13,6 @@ use crate::proto::{ChunkedError, CONTINUE_100};
 
 /// Why a request body could not be read to its end.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum BodyError {
     #[error("the client sent no body bytes within the body timeout")]
     Timeout,

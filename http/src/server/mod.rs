@@ -99,7 +99,6 @@ pub struct Request<'c> {
 
 /// Requests the server answers itself, before or instead of the handler.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum RequestError<'a> {
     /// The head broke a rule or a limit.
     Protocol(&'a ProtoError),

@@ -13,7 +13,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why a certificate or key could not be used.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum TlsError {
     #[error("cannot read the TLS certificate file {path}: {reason}")]
     Certificate { path: PathBuf, reason: String },
