@@ -5,6 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cairn_s3::auth::KeyPair;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -123,7 +124,7 @@ pub struct Config {
     pub domains: Vec<String>,
     /// Key pairs from the config file and `CAIRN_ACCESS_KEY_ID`/`CAIRN_SECRET_ACCESS_KEY`;
     /// empty means "use the data directory's default credentials".
-    pub keys: Vec<crate::s3::auth::KeyPair>,
+    pub keys: Vec<KeyPair>,
 }
 
 impl Config {
@@ -228,20 +229,24 @@ impl Config {
             )));
         }
         let mut keys = Vec::new();
+        let invalid_key = |e: cairn_s3::auth::KeyError| StartupError::Config(e.to_string());
         for k in file.auth.keys {
-            keys.push(crate::s3::auth::KeyPair::new(
-                k.access_key_id,
-                k.secret_access_key,
-                k.owner_id,
-                k.display_name,
-            )?);
+            keys.push(
+                KeyPair::new(
+                    k.access_key_id,
+                    k.secret_access_key,
+                    k.owner_id,
+                    k.display_name,
+                )
+                .map_err(invalid_key)?,
+            );
         }
         match (
             std::env::var("CAIRN_ACCESS_KEY_ID").ok(),
             std::env::var("CAIRN_SECRET_ACCESS_KEY").ok(),
         ) {
             (Some(id), Some(secret)) => {
-                keys.push(crate::s3::auth::KeyPair::new(id, secret, None, None)?)
+                keys.push(KeyPair::new(id, secret, None, None).map_err(invalid_key)?)
             }
             (None, None) => {}
             _ => {
@@ -291,12 +296,33 @@ fn load_file(path: &Path) -> Result<FileConfig, StartupError> {
         ))
     })?;
     toml::from_str(&text).map_err(|e| {
-        let reason = e.message().to_owned();
         StartupError::Config(format!(
-            "the config file {} is invalid: {reason}",
-            path.display()
+            "the config file {} is invalid: {}",
+            path.display(),
+            describe_toml_error(&text, &e)
         ))
     })
+}
+
+/// A TOML error for the log, never quoting a secret: toml's messages quote the offending value
+/// ("invalid type: integer `…`"), so an error on a line that names a secret says only where
+/// it is.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_owned();
+    };
+    let start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let end = text[span.end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let line = text[..start].matches('\n').count() + 1;
+    if text[start..end].to_ascii_lowercase().contains("secret") {
+        format!("line {line}: this value is not valid here (not shown: the line holds a secret)")
+    } else {
+        format!("line {line}: {}", e.message())
+    }
 }
 
 fn parse_listen(text: &str) -> Result<SocketAddr, StartupError> {
@@ -394,6 +420,22 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("unknown_key"), "{err}");
+        assert!(err.to_string().contains("line 2"), "{err}");
+
+        // A value that holds a secret is never quoted back.
+        std::fs::write(
+            &file,
+            "[[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = 987654321987654321\n",
+        )
+        .unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("987654321987654321"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

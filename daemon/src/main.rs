@@ -2,10 +2,10 @@
 
 mod cli;
 mod config;
+mod credentials;
 mod logging;
 mod notify;
 mod run;
-mod s3;
 mod service;
 mod startup;
 

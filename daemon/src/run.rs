@@ -1,24 +1,28 @@
 //! `cairnd serve`: start-up checks, one pinned glommio executor per core each serving its
 //! own SO_REUSEPORT listener, systemd notifications, signals, and the drain.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use cairn_http::server::{serve_core, PlainHttp, ServerConfig, ShutdownSignal, TlsConfigHandle};
+use cairn_http::server::{
+    serve_core, CoreReport, PlainHttp, ServerConfig, ShutdownSignal, TlsConfigHandle,
+};
+use cairn_s3::auth::{Authenticator, Credentials};
+use cairn_s3::router::RouterConfig;
+use cairn_s3::S3Service;
+use cairn_sigv4::Policy;
+use cairn_storage::{Engine, EngineConfig};
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::config::{Config, CoreSet};
 use crate::notify::{watchdog_interval, Notifier};
-use crate::s3::auth::{Authenticator, Credentials};
-use crate::s3::router::RouterConfig;
-use crate::s3::S3Service;
 use crate::service::CairnService;
 use crate::startup::{self, StartupError, IO_MEMORY_PER_CORE};
-use cairn_sigv4::Policy;
-use cairn_storage::{Engine, EngineConfig};
 
 /// How long start-up waits for every core to bind its listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -124,16 +128,16 @@ fn spawn_watchdog(
         });
 }
 
-/// Runs the daemon until it has drained after a stop signal.
-pub fn serve(config: Config) -> Result<(), StartupError> {
-    let (placement, cores) = placement(&config.cores)?;
-    startup::check_memlock(cores)?;
-    let _data_lock = startup::prepare_data_dir(&config.data_dir)?;
-    // Absolute from here on: glommio opens directories by absolute path only.
-    let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|e| StartupError::DataDir {
-        path: config.data_dir.clone(),
-        reason: e.to_string(),
-    })?;
+/// How the listener serves: its address (port 0 resolved), TLS, and plain HTTP's policy.
+struct Listening {
+    addr: SocketAddr,
+    tls: Option<TlsConfigHandle>,
+    plain_http: PlainHttp,
+}
+
+/// Loads TLS and decides whether plain HTTP may be served: freely on loopback, elsewhere only
+/// when asked for; never with `require_tls`.
+fn listening(config: &Config) -> Result<Listening, StartupError> {
     let tls = match &config.tls {
         Some((cert, key)) => Some(TlsConfigHandle::load(cert, key)?),
         None => None,
@@ -156,25 +160,17 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         PlainHttp::Serve
     };
     let addr = startup::probe_listen(config.listen)?;
-    let keys = if config.keys.is_empty() {
-        vec![crate::s3::auth::default_credentials(&data_dir)?]
-    } else {
-        config.keys.clone()
-    };
-    let credentials = Arc::new(Credentials::new(keys));
-    let mut policy = Policy::new([config.region.clone()]);
-    policy.virtual_host_domains = config.domains.clone();
-    let router = RouterConfig {
-        domains: config.domains.clone(),
-    };
-    let engine = Arc::new(
-        Engine::open(EngineConfig::new(&data_dir, cores))
-            .map_err(|e| StartupError::Storage(e.to_string()))?,
-    );
-    let report = engine.recovery_report();
-    tracing::info!("storage recovery: {report:?}");
-    let open_files = startup::raise_nofile_limit();
-    let wanted_files = (cores * config.max_connections_per_core) as u64 + 1024;
+    Ok(Listening {
+        addr,
+        tls,
+        plain_http,
+    })
+}
+
+/// Warns when the open-files limit is too low for the connections configured.
+fn check_open_files(cores: usize, max_connections_per_core: usize) {
+    let open_files = cairn_http::rlimit::raise_nofile_limit();
+    let wanted_files = (cores * max_connections_per_core) as u64 + 1024;
     if open_files < 4096 {
         tracing::warn!(
             open_files,
@@ -187,127 +183,161 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
             "the open-files limit bounds concurrent connections"
         );
     }
+}
 
-    let server_config = Arc::new(ServerConfig {
-        limits: config.limits,
-        timeouts: config.timeouts,
-        max_connections_per_core: config.max_connections_per_core,
-        drain_timeout: config.drain_timeout,
-        tls: tls.clone(),
-        plain_http,
-    });
-    let shutdown = ShutdownSignal::new();
-    let notifier = Arc::new(Notifier::from_env());
-    let heartbeats: Arc<Vec<AtomicU64>> = Arc::new((0..cores).map(|_| AtomicU64::new(0)).collect());
-    let heartbeat_every = watchdog_interval().map_or(Duration::from_secs(1), |w| {
-        (w / 4).min(Duration::from_secs(1))
-    });
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartupError>>();
-    let next_index = Arc::new(AtomicU64::new(0));
-    let finished = Arc::new(AtomicUsize::new(0));
+/// What every core is built from, shared read-only.
+struct CoreShared {
+    engine: Arc<Engine>,
+    credentials: Arc<Credentials>,
+    policy: Policy,
+    router: RouterConfig,
+    server_config: Arc<ServerConfig>,
+    addr: SocketAddr,
+    cores: usize,
+    shutdown: ShutdownSignal,
+    heartbeats: Arc<Vec<AtomicU64>>,
+    heartbeat_every: Duration,
+    /// Cores that have stopped serving (or failed to start).
+    finished: AtomicUsize,
+    next_index: AtomicUsize,
+}
 
-    spawn_signal_thread(Control {
-        shutdown: shutdown.clone(),
-        tls: tls.clone(),
-        notifier: notifier.clone(),
-    })?;
+/// Opens the engine and gathers what the cores share.
+fn core_shared(
+    config: &Config,
+    data_dir: &std::path::Path,
+    cores: usize,
+    listening: &Listening,
+) -> Result<CoreShared, StartupError> {
+    let keys = if config.keys.is_empty() {
+        vec![crate::credentials::default_credentials(data_dir)?]
+    } else {
+        config.keys.clone()
+    };
+    let engine = Engine::open(EngineConfig::new(data_dir, cores))
+        .map_err(|e| StartupError::Storage(e.to_string()))?;
+    tracing::info!("storage recovery: {:?}", engine.recovery_report());
+    Ok(CoreShared {
+        engine: Arc::new(engine),
+        credentials: Arc::new(Credentials::new(keys)),
+        policy: Policy::new([config.region.clone()]),
+        router: RouterConfig::new(&config.domains),
+        server_config: Arc::new(ServerConfig {
+            limits: config.limits,
+            timeouts: config.timeouts,
+            max_connections_per_core: config.max_connections_per_core,
+            drain_timeout: config.drain_timeout,
+            tls: listening.tls.clone(),
+            plain_http: listening.plain_http,
+        }),
+        addr: listening.addr,
+        cores,
+        shutdown: ShutdownSignal::new(),
+        heartbeats: Arc::new((0..cores).map(|_| AtomicU64::new(0)).collect()),
+        heartbeat_every: watchdog_interval().map_or(Duration::from_secs(1), |w| {
+            (w / 4).min(Duration::from_secs(1))
+        }),
+        finished: AtomicUsize::new(0),
+        next_index: AtomicUsize::new(0),
+    })
+}
 
-    let handles = LocalExecutorPoolBuilder::new(placement)
-        .name("cairn-core")
-        .io_memory(IO_MEMORY_PER_CORE)
-        .on_all_shards({
-            let shutdown = shutdown.clone();
-            let heartbeats = heartbeats.clone();
-            let engine = engine.clone();
-            let finished = finished.clone();
-            move || async move {
-                let index = next_index.fetch_add(1, Ordering::Relaxed) as usize;
-                // Every core attaches (attach waits for all of them) before any binds.
-                let store = match engine.attach(index).await {
-                    Ok(store) => store,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(StartupError::Storage(e.to_string())));
-                        finished.fetch_add(1, Ordering::AcqRel);
-                        return cairn_http::server::CoreReport::default();
-                    }
-                };
-                let listener = match glommio::net::TcpListener::bind(addr) {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(StartupError::Listen {
-                            addr,
-                            reason: e.to_string(),
-                        }));
-                        finished.fetch_add(1, Ordering::AcqRel);
-                        return cairn_http::server::CoreReport::default();
-                    }
-                };
-                glommio::spawn_local({
-                    let heartbeats = heartbeats.clone();
-                    async move {
-                        loop {
-                            heartbeats[index].fetch_add(1, Ordering::Relaxed);
-                            glommio::timer::sleep(heartbeat_every).await;
-                        }
-                    }
-                })
-                .detach();
-                // Held until every core has finished serving (see below).
-                let owner_tasks = store.clone();
-                let s3 = S3Service {
-                    store,
-                    auth: Authenticator::new(credentials.clone(), policy.clone()),
-                    router: Rc::new(router.clone()),
-                };
-                let _ = ready_tx.send(Ok(index));
-                drop(ready_tx);
-                let handler = Rc::new(CairnService::new(index, s3));
-                let report = serve_core(listener, server_config, handler, shutdown).await;
-                // This core's storage tasks own index shards that the others' in-flight
-                // requests may still commit to: keep them (they live while a `CoreStore`
-                // does) and the executor until every core has finished serving.
-                finished.fetch_add(1, Ordering::AcqRel);
-                while finished.load(Ordering::Acquire) < cores {
-                    glommio::timer::sleep(Duration::from_millis(10)).await;
-                }
-                drop(owner_tasks);
-                report
-            }
-        })
-        .map_err(|e| StartupError::Executors(e.to_string()))?;
+/// One core: attach to storage, bind the listener, report ready, serve until the drain ends,
+/// then keep this core's storage tasks alive until every core has finished serving.
+async fn run_core(
+    shared: Arc<CoreShared>,
+    ready: mpsc::Sender<Result<usize, StartupError>>,
+) -> CoreReport {
+    let index = shared.next_index.fetch_add(1, Ordering::Relaxed);
+    let started = async {
+        // Every core attaches (attach waits for all of them) before any binds.
+        let store = shared
+            .engine
+            .attach(index)
+            .await
+            .map_err(|e| StartupError::Storage(e.to_string()))?;
+        let listener =
+            glommio::net::TcpListener::bind(shared.addr).map_err(|e| StartupError::Listen {
+                addr: shared.addr,
+                reason: e.to_string(),
+            })?;
+        Ok((store, listener))
+    };
+    let (store, listener) = match started.await {
+        Ok(started) => started,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            shared.finished.fetch_add(1, Ordering::AcqRel);
+            return CoreReport::default();
+        }
+    };
+    spawn_heartbeat(&shared, index);
+    // Held until every core has finished serving (see below).
+    let owner_tasks = store.clone();
+    let s3 = S3Service {
+        store,
+        auth: Authenticator::new(shared.credentials.clone(), shared.policy.clone()),
+        router: Rc::new(shared.router.clone()),
+    };
+    let _ = ready.send(Ok(index));
+    drop(ready);
+    let handler = Rc::new(CairnService::new(index, s3));
+    let report = serve_core(
+        listener,
+        shared.server_config.clone(),
+        handler,
+        shared.shutdown.clone(),
+    )
+    .await;
+    // This core's storage tasks own index shards that the others' in-flight requests may
+    // still commit to: keep them (they live while a `CoreStore` does) and the executor until
+    // every core has finished serving.
+    shared.finished.fetch_add(1, Ordering::AcqRel);
+    while shared.finished.load(Ordering::Acquire) < shared.cores {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    drop(owner_tasks);
+    report
+}
 
-    for _ in 0..cores {
-        match ready_rx.recv_timeout(READY_TIMEOUT) {
+fn spawn_heartbeat(shared: &Arc<CoreShared>, index: usize) {
+    let shared = shared.clone();
+    glommio::spawn_local(async move {
+        loop {
+            shared.heartbeats[index].fetch_add(1, Ordering::Relaxed);
+            glommio::timer::sleep(shared.heartbeat_every).await;
+        }
+    })
+    .detach();
+}
+
+/// Waits until every core serves; on a failure, stops the others and returns it.
+fn wait_until_ready(
+    ready: &mpsc::Receiver<Result<usize, StartupError>>,
+    shared: &CoreShared,
+    handles: glommio::PoolThreadHandles<CoreReport>,
+) -> Result<glommio::PoolThreadHandles<CoreReport>, StartupError> {
+    for _ in 0..shared.cores {
+        match ready.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => {
-                shutdown.trigger();
+                shared.shutdown.trigger();
                 let _ = handles.join_all();
                 return Err(error);
             }
             Err(_) => {
-                shutdown.trigger();
+                shared.shutdown.trigger();
                 return Err(StartupError::Executors(
                     "a core did not start within 30 seconds".into(),
                 ));
             }
         }
     }
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(
-        address = %addr,
-        cores,
-        data_dir = %config.data_dir.display(),
-        tls = tls.is_some(),
-        "cairnd serving on {scheme}://{addr} (health: {scheme}://{addr}{})",
-        crate::service::HEALTH_PATH
-    );
-    notifier.notify(&format!(
-        "READY=1\nSTATUS=serving on {addr} with {cores} cores"
-    ));
-    if let Some(interval) = watchdog_interval() {
-        spawn_watchdog(interval, heartbeats, notifier.clone(), shutdown.clone());
-    }
+    Ok(handles)
+}
 
+/// Collects every core's report once the drain has ended.
+fn join_cores(handles: glommio::PoolThreadHandles<CoreReport>) {
     let mut cut = 0;
     for (core, result) in handles.join_all().into_iter().enumerate() {
         match result {
@@ -329,6 +359,69 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
             "drain deadline passed; closed connections that were still busy"
         );
     }
+}
+
+/// The data directory as an absolute path: glommio opens directories by absolute path only.
+fn absolute_data_dir(config: &Config) -> Result<PathBuf, StartupError> {
+    std::fs::canonicalize(&config.data_dir).map_err(|e| StartupError::DataDir {
+        path: config.data_dir.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// Runs the daemon until it has drained after a stop signal.
+pub fn serve(config: Config) -> Result<(), StartupError> {
+    let (placement, cores) = placement(&config.cores)?;
+    startup::check_memlock(cores)?;
+    let _data_lock = startup::prepare_data_dir(&config.data_dir)?;
+    let data_dir = absolute_data_dir(&config)?;
+    let listening = listening(&config)?;
+    let shared = Arc::new(core_shared(&config, &data_dir, cores, &listening)?);
+    check_open_files(cores, config.max_connections_per_core);
+    let notifier = Arc::new(Notifier::from_env());
+    spawn_signal_thread(Control {
+        shutdown: shared.shutdown.clone(),
+        tls: listening.tls.clone(),
+        notifier: notifier.clone(),
+    })?;
+
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, StartupError>>();
+    let handles = LocalExecutorPoolBuilder::new(placement)
+        .name("cairn-core")
+        .io_memory(IO_MEMORY_PER_CORE)
+        .on_all_shards({
+            let shared = shared.clone();
+            move || run_core(shared, ready_tx)
+        })
+        .map_err(|e| StartupError::Executors(e.to_string()))?;
+    let handles = wait_until_ready(&ready_rx, &shared, handles)?;
+
+    let addr = listening.addr;
+    let scheme = if listening.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(
+        address = %addr,
+        cores,
+        data_dir = %config.data_dir.display(),
+        tls = listening.tls.is_some(),
+        "cairnd serving on {scheme}://{addr} (health: {scheme}://{addr}{})",
+        crate::service::HEALTH_PATH
+    );
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=serving on {addr} with {cores} cores"
+    ));
+    if let Some(interval) = watchdog_interval() {
+        spawn_watchdog(
+            interval,
+            shared.heartbeats.clone(),
+            notifier.clone(),
+            shared.shutdown.clone(),
+        );
+    }
+    join_cores(handles);
     tracing::info!("cairnd stopped");
     Ok(())
 }

@@ -89,31 +89,6 @@ pub fn check_memlock(cores: usize) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// Raises the soft open-files limit to the hard limit (each connection is a descriptor) and
-/// returns it.
-pub fn raise_nofile_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the rlimit struct we own; the resource is a constant.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard
-        // limit is always permitted.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return raised.rlim_cur;
-        }
-    }
-    limit.rlim_cur
-}
-
 /// Holds the data directory's lock for as long as the daemon runs.
 #[derive(Debug)]
 pub struct DataDirLock {

@@ -188,11 +188,11 @@ impl Authenticator {
         let verified = verify(
             &auth,
             &parts,
+            virtual_host_bucket,
             &key.secret,
             now,
             &self.policy,
             &mut self.cache.borrow_mut(),
-            virtual_host_bucket,
         )?;
         let payload = verified.payload;
         drop(auth);

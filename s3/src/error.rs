@@ -190,7 +190,9 @@ pub fn protocol_error_response(error: &RequestError<'_>, request_id: &str) -> Re
     };
     let mut err = S3Error::new(code, resource).with_status(error.status());
     match error {
-        RequestError::Protocol(e) => err = err.with_message(format!("Malformed HTTP request: {e}.")),
+        RequestError::Protocol(e) => {
+            err = err.with_message(format!("Malformed HTTP request: {e}."))
+        }
         RequestError::PlainHttpRefused(_) => {
             err = err.with_message("This server requires TLS: use https:// to connect.")
         }
@@ -203,7 +205,9 @@ impl From<AuthErrorCode> for S3ErrorCode {
     fn from(code: AuthErrorCode) -> S3ErrorCode {
         match code {
             AuthErrorCode::AccessDenied => S3ErrorCode::AccessDenied,
-            AuthErrorCode::AuthorizationHeaderMalformed => S3ErrorCode::AuthorizationHeaderMalformed,
+            AuthErrorCode::AuthorizationHeaderMalformed => {
+                S3ErrorCode::AuthorizationHeaderMalformed
+            }
             AuthErrorCode::AuthorizationQueryParametersError => {
                 S3ErrorCode::AuthorizationQueryParametersError
             }
@@ -416,10 +420,16 @@ mod tests {
             code(RouteError::NotImplemented("x")),
             S3ErrorCode::NotImplemented
         );
-        assert_eq!(code(RouteError::MethodNotAllowed), S3ErrorCode::MethodNotAllowed);
+        assert_eq!(
+            code(RouteError::MethodNotAllowed),
+            S3ErrorCode::MethodNotAllowed
+        );
         assert_eq!(code(RouteError::InvalidUri), S3ErrorCode::InvalidURI);
         assert_eq!(code(RouteError::UnknownHost), S3ErrorCode::InvalidRequest);
         let e = S3Error::from(RouteError::InvalidArgument("why"));
-        assert_eq!((e.code, e.message.as_str()), (S3ErrorCode::InvalidArgument, "why"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (S3ErrorCode::InvalidArgument, "why")
+        );
     }
 }

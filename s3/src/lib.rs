@@ -50,7 +50,7 @@ pub struct S3Service {
 }
 
 /// One authenticated and authorized request, as the operations see it.
-pub struct Call<'r, 'b> {
+pub(crate) struct Call<'r, 'b> {
     pub head: &'r RequestHead,
     pub body: &'r mut Body<'b>,
     pub query: &'r Query<'r>,
@@ -131,7 +131,10 @@ impl S3Service {
         match route(&input, &self.router) {
             Ok(routed) => {
                 let operation = routed.endpoint.operation();
-                (operation, self.call(head, body, secure, &query, routed).await)
+                (
+                    operation,
+                    self.call(head, body, secure, &query, routed).await,
+                )
             }
             Err(e) => ("", Err(e.into())),
         }
@@ -146,9 +149,7 @@ impl S3Service {
         query: &Query<'_>,
         routed: Routed<'_>,
     ) -> Result<Response, S3Error> {
-        let authenticated = self
-            .auth
-            .authenticate(head, routed.virtual_host_bucket())?;
+        let authenticated = self.auth.authenticate(head, routed.virtual_host_bucket())?;
         if authenticated.payload.mode() == BodyMode::AwsChunkedUnsignedTrailer
             && !allows_unsigned_trailer(&routed.endpoint)
         {

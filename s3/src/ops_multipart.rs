@@ -12,6 +12,7 @@ use crate::checksum::{
 };
 use crate::error::{S3Error, S3ErrorCode};
 use crate::headers::{content_md5, object_meta, quoted, url_encode, write_condition};
+use crate::router::part_number;
 use crate::upload::{check_upload_length, receive, stored};
 use crate::xml::{parse_root, XmlLimits, XmlWriter};
 use crate::{xml_response, Call, S3Service};
@@ -37,8 +38,7 @@ pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<ListedPart>, S3Error> {
     for part in root.children_named("Part") {
         let number = part
             .child_text("PartNumber")
-            .and_then(|n| n.trim().parse::<u16>().ok())
-            .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+            .and_then(|n| part_number(n.trim()).ok())
             .ok_or_else(malformed)?;
         let etag = part.child_text("ETag").ok_or_else(malformed)?;
         let checksum = ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
@@ -214,7 +214,10 @@ impl S3Service {
             }
             values.push(value);
         }
-        Ok(Some((algorithm, composite_of(algorithm, values.into_iter())?)))
+        Ok(Some((
+            algorithm,
+            composite_of(algorithm, values.into_iter())?,
+        )))
     }
 
     pub(crate) async fn abort_multipart_upload(
@@ -275,7 +278,10 @@ mod tests {
                 part.repeat(n)
             )
         };
-        assert_eq!(parse_complete(body(10_000).as_bytes()).unwrap().len(), 10_000);
+        assert_eq!(
+            parse_complete(body(10_000).as_bytes()).unwrap().len(),
+            10_000
+        );
         let err = parse_complete(body(10_001).as_bytes()).unwrap_err();
         assert_eq!(err.code, S3ErrorCode::MalformedXML);
         // A part stuffed with elements cannot make the tree grow past the limit either.

@@ -34,12 +34,6 @@ const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
     ("response-content-encoding", "Content-Encoding"),
 ];
 
-fn stream_body(
-    body: cairn_storage::ObjectBody,
-) -> impl futures_lite::Stream<Item = io::Result<bytes::Bytes>> {
-    body.map(|r| r.map_err(io::Error::other))
-}
-
 impl S3Service {
     pub(crate) async fn put_object(
         &self,

@@ -43,8 +43,8 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "website",
 ];
 
-/// S3's part numbers: 1 to 10,000.
-pub const MAX_PART_NUMBER: u16 = 10_000;
+/// S3's part numbers: 1 to 10,000 (the storage engine's limit too).
+pub use cairn_storage::MAX_PART_NUMBER;
 
 const PART_NUMBER_MESSAGE: &str = "Part number must be an integer between 1 and 10000, inclusive.";
 
@@ -119,8 +119,9 @@ impl<'a> Routed<'a> {
             return None;
         }
         match &self.endpoint {
-            Endpoint::Service(_) => None,
-            Endpoint::Bucket { bucket, .. }
+            Endpoint::Service(ServiceOp::ListBuckets) => None,
+            Endpoint::Service(ServiceOp::CreateBucket { bucket })
+            | Endpoint::Bucket { bucket, .. }
             | Endpoint::Object { bucket, .. }
             | Endpoint::Copy { bucket, .. } => Some(bucket),
         }
@@ -217,7 +218,10 @@ fn decode_path_part(part: &str) -> Result<Option<Cow<'_, str>>, RouteError> {
 }
 
 /// Routes a request.
-pub fn route<'a>(input: &RouteInput<'a, '_>, config: &RouterConfig) -> Result<Routed<'a>, RouteError> {
+pub fn route<'a>(
+    input: &RouteInput<'a, '_>,
+    config: &RouterConfig,
+) -> Result<Routed<'a>, RouteError> {
     let path = input.path.strip_prefix('/').unwrap_or(input.path);
     let host_bucket = virtual_host_bucket(input.host, config)?;
     let virtual_hosted = host_bucket.is_some();
@@ -242,7 +246,10 @@ pub fn route<'a>(input: &RouteInput<'a, '_>, config: &RouterConfig) -> Result<Ro
     })
 }
 
-fn route_bucket<'a>(input: &RouteInput<'a, '_>, bucket: Cow<'a, str>) -> Result<Endpoint<'a>, RouteError> {
+fn route_bucket<'a>(
+    input: &RouteInput<'a, '_>,
+    bucket: Cow<'a, str>,
+) -> Result<Endpoint<'a>, RouteError> {
     let query = input.query;
     if let Some(name) = unsupported(query) {
         return Err(RouteError::NotImplemented(name));
