@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use cairn_bench::cli::{self, Mode};
-use cairn_bench::{hashlimit, runner::Bench, sys, AbReport, Report};
+use cairn_bench::{hashlimit, runner::Bench, AbReport, Report};
 
 fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
@@ -45,7 +45,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, String> {
     };
     let config = args.config(workload)?;
     let (a, b) = args.targets()?;
-    let open_files = sys::raise_nofile_limit();
+    let open_files = cairn_http::rlimit::raise_nofile_limit();
     let wanted = config.concurrency as u64 + 256;
     if open_files < wanted {
         return Err(format!(

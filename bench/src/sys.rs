@@ -1,5 +1,6 @@
 //! The few things asked of the operating system: CPU time of this process (getrusage) and
-//! of another (`/proc/PID/stat`), and the open-files limit.
+//! of another (`/proc/PID/stat`). (The open-files limit is raised by cairn-http's
+//! `rlimit`, shared with the server.)
 
 use std::time::Duration;
 
@@ -64,30 +65,6 @@ pub fn process_rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
-}
-
-/// Raises the soft open-files limit to the hard limit and returns the limit now in force.
-pub fn raise_nofile_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the rlimit struct we own; the resource is a constant.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard
-        // limit is always permitted.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return raised.rlim_cur;
-        }
-    }
-    limit.rlim_cur
 }
 
 #[cfg(test)]

@@ -1,122 +1,19 @@
-//! The S3 XML the tool reads (error documents, listings, multipart answers) parsed with
-//! quick-xml into a small element tree, and the few documents it writes.
+//! The S3 XML the tool reads (error documents, listings, multipart answers) and the few
+//! documents it writes. Trees are built by the S3 layer's own reader (`cairn_s3::xml`);
+//! listings are read streaming, keeping only keys and paging fields.
 
+use cairn_s3::xml::{parse, Element, XmlError, XmlLimits, MAX_DEPTH};
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-/// Deepest nesting accepted (S3's answers nest three or four levels).
-const MAX_DEPTH: usize = 16;
-
-/// An element: local name, text and children.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Element {
-    pub name: String,
-    pub text: String,
-    pub children: Vec<Element>,
-}
-
-impl Element {
-    /// The text of the first child named `name`.
-    pub fn child_text(&self, name: &str) -> Option<&str> {
-        self.children
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.text.as_str())
-    }
-
-    /// Every child named `name`.
-    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
-        self.children.iter().filter(move |c| c.name == name)
-    }
-}
-
-/// The body is not well-formed XML (or not what was expected).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
-
-fn local_name(qname: &[u8]) -> Result<String, Malformed> {
-    let local = match qname.iter().position(|&b| b == b':') {
-        Some(i) => &qname[i + 1..],
-        None => qname,
-    };
-    String::from_utf8(local.to_vec()).map_err(|_| Malformed)
-}
-
-/// Parses a whole document into its root element.
-pub fn parse(body: &[u8]) -> Result<Element, Malformed> {
-    let text = std::str::from_utf8(body).map_err(|_| Malformed)?;
-    let mut reader = Reader::from_str(text);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    loop {
-        match reader.read_event().map_err(|_| Malformed)? {
-            Event::Start(e) => {
-                if root.is_some() || stack.len() >= MAX_DEPTH {
-                    return Err(Malformed);
-                }
-                stack.push(Element {
-                    name: local_name(e.name().as_ref())?,
-                    ..Element::default()
-                });
-            }
-            Event::Empty(e) => {
-                let element = Element {
-                    name: local_name(e.name().as_ref())?,
-                    ..Element::default()
-                };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(element),
-                    None if root.is_none() => root = Some(element),
-                    None => return Err(Malformed),
-                }
-            }
-            Event::End(_) => {
-                let element = stack.pop().ok_or(Malformed)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(element),
-                    None => root = Some(element),
-                }
-            }
-            Event::Text(t) => {
-                let decoded = t.decode().map_err(|_| Malformed)?;
-                match stack.last_mut() {
-                    Some(current) => current.text.push_str(&decoded),
-                    None if decoded.trim().is_empty() => {}
-                    None => return Err(Malformed),
-                }
-            }
-            Event::CData(t) => {
-                let current = stack.last_mut().ok_or(Malformed)?;
-                current
-                    .text
-                    .push_str(std::str::from_utf8(t.as_ref()).map_err(|_| Malformed)?);
-            }
-            Event::GeneralRef(r) => {
-                let current = stack.last_mut().ok_or(Malformed)?;
-                if let Some(c) = r.resolve_char_ref().map_err(|_| Malformed)? {
-                    current.text.push(c);
-                } else {
-                    let name = r.decode().map_err(|_| Malformed)?;
-                    current
-                        .text
-                        .push_str(resolve_predefined_entity(&name).ok_or(Malformed)?);
-                }
-            }
-            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::DocType(_) => return Err(Malformed),
-            Event::Eof => break,
-        }
-    }
-    if !stack.is_empty() {
-        return Err(Malformed);
-    }
-    root.ok_or(Malformed)
-}
+/// The answers read as trees: an error, an upload's id, or a DeleteResult of up to 1,000
+/// entries of a few elements each (with room to spare).
+const ANSWER_LIMITS: XmlLimits = XmlLimits::items(10_000, 8);
 
 /// The `<Code>` of an S3 error document.
 pub fn error_code(body: &[u8]) -> Option<String> {
-    let root = parse(body).ok()?;
+    let root = parse(body, ANSWER_LIMITS).ok()?;
     (root.name == "Error")
         .then(|| root.child_text("Code").map(str::to_owned))
         .flatten()
@@ -143,8 +40,8 @@ enum ListField {
 /// Reads a `ListBucketResult` page, streaming: only the keys and the paging fields are kept
 /// (a page of 1,000 keys has some 10,000 elements; a tree of them would cost the client more
 /// than the listing costs the server).
-pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
-    let text = std::str::from_utf8(body).map_err(|_| Malformed)?;
+pub fn list_page(body: &[u8]) -> Result<ListPage, XmlError> {
+    let text = std::str::from_utf8(body).map_err(|_| XmlError::Malformed)?;
     let mut reader = Reader::from_str(text);
     let mut page = ListPage::default();
     // Depth 1 is the root, 2 its children, 3 the children of `Contents`.
@@ -154,21 +51,21 @@ pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
     let mut value = String::new();
     let mut seen_root = false;
     loop {
-        match reader.read_event().map_err(|_| Malformed)? {
+        match reader.read_event().map_err(|_| XmlError::Malformed)? {
             Event::Start(e) => {
                 let name = e.local_name();
                 let name = name.as_ref();
                 depth += 1;
                 match depth {
                     1 if !seen_root && name == b"ListBucketResult" => seen_root = true,
-                    1 => return Err(Malformed),
+                    1 => return Err(XmlError::Malformed),
                     2 if name == b"Contents" => in_contents = true,
                     2 if name == b"IsTruncated" => field = ListField::IsTruncated,
                     2 if name == b"NextContinuationToken" => {
                         field = ListField::NextContinuationToken
                     }
                     3 if in_contents && name == b"Key" => field = ListField::Key,
-                    _ if depth > MAX_DEPTH => return Err(Malformed),
+                    _ if depth > MAX_DEPTH => return Err(XmlError::Malformed),
                     _ => {}
                 }
                 value.clear();
@@ -176,7 +73,7 @@ pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
             Event::Empty(e) => {
                 if depth == 0 {
                     if e.local_name().as_ref() != b"ListBucketResult" || seen_root {
-                        return Err(Malformed);
+                        return Err(XmlError::Malformed);
                     }
                     seen_root = true;
                 } else if depth == 2 && in_contents && e.local_name().as_ref() == b"Key" {
@@ -185,7 +82,7 @@ pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
             }
             Event::End(_) => {
                 if depth == 0 {
-                    return Err(Malformed);
+                    return Err(XmlError::Malformed);
                 }
                 match (depth, field) {
                     (3, ListField::Key) => page.keys.push(std::mem::take(&mut value)),
@@ -202,18 +99,18 @@ pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
                 depth -= 1;
             }
             Event::Text(t) if field != ListField::Other => {
-                value.push_str(&t.decode().map_err(|_| Malformed)?);
+                value.push_str(&t.decode().map_err(|_| XmlError::Malformed)?);
             }
             Event::CData(t) if field != ListField::Other => {
-                value.push_str(std::str::from_utf8(t.as_ref()).map_err(|_| Malformed)?);
+                value.push_str(std::str::from_utf8(t.as_ref()).map_err(|_| XmlError::Malformed)?);
             }
             Event::GeneralRef(r) => {
-                let c = r.resolve_char_ref().map_err(|_| Malformed)?;
-                let name = r.decode().map_err(|_| Malformed)?;
+                let c = r.resolve_char_ref().map_err(|_| XmlError::Malformed)?;
+                let name = r.decode().map_err(|_| XmlError::Malformed)?;
                 let resolved = match c {
                     Some(c) => c.to_string(),
                     None => resolve_predefined_entity(&name)
-                        .ok_or(Malformed)?
+                        .ok_or(XmlError::Malformed)?
                         .to_owned(),
                 };
                 if field != ListField::Other {
@@ -222,19 +119,19 @@ pub fn list_page(body: &[u8]) -> Result<ListPage, Malformed> {
             }
             Event::Text(_) | Event::CData(_) => {}
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::DocType(_) => return Err(Malformed),
+            Event::DocType(_) => return Err(XmlError::Malformed),
             Event::Eof => break,
         }
     }
     if depth != 0 || !seen_root {
-        return Err(Malformed);
+        return Err(XmlError::Malformed);
     }
     Ok(page)
 }
 
 /// The `UploadId` of an `InitiateMultipartUploadResult`.
 pub fn upload_id(body: &[u8]) -> Option<String> {
-    let root = parse(body).ok()?;
+    let root = parse(body, ANSWER_LIMITS).ok()?;
     (root.name == "InitiateMultipartUploadResult")
         .then(|| root.child_text("UploadId").map(str::to_owned))
         .flatten()
@@ -251,8 +148,8 @@ pub enum Outcome {
 }
 
 /// Reads a 200 answer that may carry an error.
-pub fn outcome(body: &[u8]) -> Result<Outcome, Malformed> {
-    let root = parse(body)?;
+pub fn outcome(body: &[u8]) -> Result<Outcome, XmlError> {
+    let root = parse(body, ANSWER_LIMITS)?;
     if root.name == "Error" {
         return Ok(Outcome::Error(
             root.child_text("Code").unwrap_or("").to_owned(),
@@ -339,14 +236,14 @@ mod tests {
     #[test]
     fn written_documents_escape_and_parse_back() {
         let doc = delete_objects(&["a&b".into(), "<c>".into()]);
-        let root = parse(doc.as_bytes()).unwrap();
+        let root = parse(doc.as_bytes(), ANSWER_LIMITS).unwrap();
         let keys: Vec<&str> = root
             .children_named("Object")
             .filter_map(|o| o.child_text("Key"))
             .collect();
         assert_eq!(keys, ["a&b", "<c>"]);
         let doc = complete_multipart(&["\"e1\"".into(), "\"e2\"".into()]);
-        let root = parse(doc.as_bytes()).unwrap();
+        let root = parse(doc.as_bytes(), ANSWER_LIMITS).unwrap();
         assert_eq!(root.children_named("Part").count(), 2);
     }
 }
