@@ -10,6 +10,7 @@ mod objects;
 mod presigned;
 mod raw_http;
 mod s3_errors;
+mod s3_errors_bodies;
 mod sdk;
 mod security_auth;
 mod security_s3;

@@ -281,15 +281,15 @@ fn a_completion_checksum_is_verified() {
         raw.extend_from_slice(&crc32fast::hash(data).to_be_bytes());
     }
     let crc = crc32fast::hash(&raw);
-    let composite = format!("{}-2", B64.encode(crc.to_be_bytes()));
+    // The header holds the checksum itself (4 bytes of CRC32 in base64); the object's
+    // checksum is that value and `-N`.
+    let header = B64.encode(crc.to_be_bytes());
+    let composite = format!("{header}-2");
     let target = format!("/sums/composite?uploadId={id}");
 
     for (name, value) in [
         ("x-amz-checksum-crc32", "AAAAAA==".to_owned()),
-        (
-            "x-amz-checksum-crc32",
-            format!("{}-2", B64.encode((crc ^ 1).to_be_bytes())),
-        ),
+        ("x-amz-checksum-crc32", B64.encode((crc ^ 1).to_be_bytes())),
         ("x-amz-checksum-type", "FULL_OBJECT".to_owned()),
     ] {
         let r = send(&d, "POST", &target, &[(name, &value)], complete.as_bytes());
@@ -302,11 +302,22 @@ fn a_completion_checksum_is_verified() {
         assert_upload_open(&d, "composite", &id, 2);
     }
 
+    // A value that is not a CRC32 at all (the object's `value-N` form) is not a valid header.
     let r = send(
         &d,
         "POST",
         &target,
         &[("x-amz-checksum-crc32", &composite)],
+        complete.as_bytes(),
+    );
+    assert_error(&r, 400, "InvalidRequest");
+    assert_upload_open(&d, "composite", &id, 2);
+
+    let r = send(
+        &d,
+        "POST",
+        &target,
+        &[("x-amz-checksum-crc32", &header)],
         complete.as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.body_text());
