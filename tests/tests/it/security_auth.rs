@@ -3,21 +3,19 @@
 //! bodies are bounded; SigV2 signs the bucket and the sub-resources the router acts on; an
 //! absurd RFC 1123 day is refused, not a crash; and secrets never reach the log.
 
-use cairn_sigv4::canonical::{self, uri_encode_into, Component};
+use crate::s3_errors::{send, KEY};
+use cairn_sigv4::canonical::{self, uri_encode_into, Component, EMPTY_SHA256};
 use cairn_sigv4::sign::{sign_v2, sign_v2_for_bucket, sign_v4_header, Credentials, SignPayload};
 use cairn_sigv4::time::{format_amz_date, format_scope_date};
 use cairn_sigv4::{RequestParts, SecretKey, SigningKey};
 use cairn_tests::{
-    roundtrip, signed_request, signed_request_as, temp_dir, unix_now, Daemon, DaemonOptions,
-    RawResponse, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY,
+    roundtrip, signed_request_as, temp_dir, unix_now, Daemon, DaemonOptions, RawResponse,
+    ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY,
 };
 
-pub(crate) const KEY: (&str, &str) = (ACCESS_KEY_ID, SECRET_ACCESS_KEY);
 /// The right key id with a secret that is not its own: a request that authenticates as the
 /// test user but whose signature does not match.
 const WRONG_SECRET: (&str, &str) = (ACCESS_KEY_ID, "not-the-secret-of-this-key-0000000000000");
-/// SHA-256 of the empty body.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Asserts an S3 XML error answer with `status` and `code`; returns the body.
 #[track_caller]
@@ -46,20 +44,6 @@ pub(crate) fn truncated(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// A request signed by the test user with the daemon's address as `Host`.
-pub(crate) fn send(
-    d: &Daemon,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> RawResponse {
-    roundtrip(
-        d.addr,
-        &signed_request(d.addr, method, target, headers, body),
-    )
 }
 
 /// The text of the first `<tag>` element of an XML body.

@@ -11,8 +11,9 @@ use cairn_tests::{
     read_response, roundtrip, signed_request_as, temp_dir, Daemon, DaemonOptions, RawResponse,
 };
 
+use crate::s3_errors::{send, KEY};
 use crate::sdk::{pattern, OTHER_KEY_ID, OTHER_SECRET};
-use crate::security_auth::{assert_error, send, truncated, xml_text, KEY};
+use crate::security_auth::{assert_error, truncated, xml_text};
 
 const OTHER: (&str, &str) = (OTHER_KEY_ID, OTHER_SECRET);
 const MIB: usize = 1 << 20;
