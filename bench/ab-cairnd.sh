@@ -53,9 +53,9 @@ start() {
     exit 1
 }
 start a "$a_bin"
-a_port=$port a_pid=$pid
+a_port=$port
 start b "$b_bin"
-b_port=$port b_pid=$pid
+b_port=$port
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b/a}'; }
@@ -73,5 +73,5 @@ done
 echo "keep-alive (wrk -t2 -c64, health): median A $(median "${ka_a[@]}") req/s, B $(median "${ka_b[@]}") req/s; median of per-round B/A $(median "${ka_r[@]}")"
 
 ./target/release/cairn-bench get --endpoint "http://127.0.0.1:$a_port" \
-    --ab-endpoint "http://127.0.0.1:$b_port" --server-pid "$a_pid" --ab-server-pid "$b_pid" \
+    --ab-endpoint "http://127.0.0.1:$b_port" \
     --size 4KiB -c 64 --duration "${seconds}s" --rounds "$rounds" --quiet
