@@ -161,47 +161,8 @@ impl Config {
             _ => file.tls.map(|t| (t.cert, t.key)),
         };
         let defaults = cairn_http::server::ServerConfig::default();
-        let limits = cairn_http::proto::HeadLimits {
-            max_head_bytes: file
-                .limits
-                .max_head_bytes
-                .unwrap_or(defaults.limits.max_head_bytes),
-            max_headers: file
-                .limits
-                .max_headers
-                .unwrap_or(defaults.limits.max_headers),
-            max_uri_bytes: file
-                .limits
-                .max_uri_bytes
-                .unwrap_or(defaults.limits.max_uri_bytes),
-        };
-        if limits.max_headers == 0 || limits.max_headers > cairn_http::proto::MAX_HEADERS_CAP {
-            return Err(StartupError::Config(format!(
-                "limits.max_headers must be between 1 and {}",
-                cairn_http::proto::MAX_HEADERS_CAP
-            )));
-        }
-        if limits.max_head_bytes < 1024 || limits.max_uri_bytes < 256 {
-            return Err(StartupError::Config(
-                "limits.max_head_bytes must be at least 1024 and limits.max_uri_bytes at least 256"
-                    .into(),
-            ));
-        }
-        let secs =
-            |value: Option<u64>, default: Duration, name: &str| -> Result<Duration, StartupError> {
-                match value {
-                    Some(0) => Err(StartupError::Config(format!(
-                        "timeouts.{name} must be at least 1"
-                    ))),
-                    Some(s) => Ok(Duration::from_secs(s)),
-                    None => Ok(default),
-                }
-            };
-        let timeouts = cairn_http::server::Timeouts {
-            head: secs(file.timeouts.head_secs, defaults.timeouts.head, "head_secs")?,
-            idle: secs(file.timeouts.idle_secs, defaults.timeouts.idle, "idle_secs")?,
-            body: secs(file.timeouts.body_secs, defaults.timeouts.body, "body_secs")?,
-        };
+        let limits = resolve_limits(&file.limits, &defaults)?;
+        let timeouts = resolve_timeouts(&file.timeouts, &defaults)?;
         let drain_timeout = match args.drain_timeout {
             Some(s) => Duration::from_secs(s),
             None => secs(
@@ -228,41 +189,7 @@ impl Config {
                 "invalid region {region:?}: use lower-case letters, digits and '-', e.g. us-east-1"
             )));
         }
-        let mut keys = Vec::new();
-        let invalid_key = |e: cairn_s3::auth::KeyError| StartupError::Config(e.to_string());
-        for k in file.auth.keys {
-            keys.push(
-                KeyPair::new(
-                    k.access_key_id,
-                    k.secret_access_key,
-                    k.owner_id,
-                    k.display_name,
-                )
-                .map_err(invalid_key)?,
-            );
-        }
-        match (
-            std::env::var("CAIRN_ACCESS_KEY_ID").ok(),
-            std::env::var("CAIRN_SECRET_ACCESS_KEY").ok(),
-        ) {
-            (Some(id), Some(secret)) => {
-                keys.push(KeyPair::new(id, secret, None, None).map_err(invalid_key)?)
-            }
-            (None, None) => {}
-            _ => {
-                return Err(StartupError::Config(
-                    "set both CAIRN_ACCESS_KEY_ID and CAIRN_SECRET_ACCESS_KEY, or neither".into(),
-                ))
-            }
-        }
-        for (i, k) in keys.iter().enumerate() {
-            if keys[..i].iter().any(|o| o.access_key_id == k.access_key_id) {
-                return Err(StartupError::Config(format!(
-                    "access key id {} is configured twice",
-                    k.access_key_id
-                )));
-            }
-        }
+        let keys = resolve_keys(file.auth.keys)?;
         Ok(Config {
             region,
             domains: file.domains.unwrap_or_default(),
@@ -286,6 +213,97 @@ impl Config {
             drain_timeout,
         })
     }
+}
+
+/// `[limits]` over the HTTP server's defaults, checked.
+fn resolve_limits(
+    file: &LimitsFile,
+    defaults: &cairn_http::server::ServerConfig,
+) -> Result<cairn_http::proto::HeadLimits, StartupError> {
+    let limits = cairn_http::proto::HeadLimits {
+        max_head_bytes: file
+            .max_head_bytes
+            .unwrap_or(defaults.limits.max_head_bytes),
+        max_headers: file.max_headers.unwrap_or(defaults.limits.max_headers),
+        max_uri_bytes: file.max_uri_bytes.unwrap_or(defaults.limits.max_uri_bytes),
+    };
+    if limits.max_headers == 0 || limits.max_headers > cairn_http::proto::MAX_HEADERS_CAP {
+        return Err(StartupError::Config(format!(
+            "limits.max_headers must be between 1 and {}",
+            cairn_http::proto::MAX_HEADERS_CAP
+        )));
+    }
+    if limits.max_head_bytes < 1024 || limits.max_uri_bytes < 256 {
+        return Err(StartupError::Config(
+            "limits.max_head_bytes must be at least 1024 and limits.max_uri_bytes at least 256"
+                .into(),
+        ));
+    }
+    Ok(limits)
+}
+
+/// A `timeouts.*_secs` value: at least 1, else the default.
+fn secs(value: Option<u64>, default: Duration, name: &str) -> Result<Duration, StartupError> {
+    match value {
+        Some(0) => Err(StartupError::Config(format!(
+            "timeouts.{name} must be at least 1"
+        ))),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(default),
+    }
+}
+
+/// `[timeouts]` over the HTTP server's defaults.
+fn resolve_timeouts(
+    file: &TimeoutsFile,
+    defaults: &cairn_http::server::ServerConfig,
+) -> Result<cairn_http::server::Timeouts, StartupError> {
+    Ok(cairn_http::server::Timeouts {
+        head: secs(file.head_secs, defaults.timeouts.head, "head_secs")?,
+        idle: secs(file.idle_secs, defaults.timeouts.idle, "idle_secs")?,
+        body: secs(file.body_secs, defaults.timeouts.body, "body_secs")?,
+    })
+}
+
+/// The `[[auth.keys]]` pairs and the one from `CAIRN_ACCESS_KEY_ID`/`CAIRN_SECRET_ACCESS_KEY`,
+/// checked, each key id once. Errors name key ids, never secrets.
+fn resolve_keys(file_keys: Vec<KeyFile>) -> Result<Vec<KeyPair>, StartupError> {
+    let invalid_key = |e: cairn_s3::auth::KeyError| StartupError::Config(e.to_string());
+    let mut keys = Vec::new();
+    for k in file_keys {
+        keys.push(
+            KeyPair::new(
+                k.access_key_id,
+                k.secret_access_key,
+                k.owner_id,
+                k.display_name,
+            )
+            .map_err(invalid_key)?,
+        );
+    }
+    match (
+        std::env::var("CAIRN_ACCESS_KEY_ID").ok(),
+        std::env::var("CAIRN_SECRET_ACCESS_KEY").ok(),
+    ) {
+        (Some(id), Some(secret)) => {
+            keys.push(KeyPair::new(id, secret, None, None).map_err(invalid_key)?)
+        }
+        (None, None) => {}
+        _ => {
+            return Err(StartupError::Config(
+                "set both CAIRN_ACCESS_KEY_ID and CAIRN_SECRET_ACCESS_KEY, or neither".into(),
+            ))
+        }
+    }
+    for (i, k) in keys.iter().enumerate() {
+        if keys[..i].iter().any(|o| o.access_key_id == k.access_key_id) {
+            return Err(StartupError::Config(format!(
+                "access key id {} is configured twice",
+                k.access_key_id
+            )));
+        }
+    }
+    Ok(keys)
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, StartupError> {

@@ -132,7 +132,14 @@ fn string_to_sign_with(
     out.push('\n');
     out.push_str(date);
     out.push('\n');
+    push_amz_headers(&mut out, parts, query_headers);
+    push_canonical_resource(&mut out, parts, bucket);
+    out
+}
 
+/// `CanonicalizedAmzHeaders`: every `x-amz-*` header, lower case, values of repeats joined
+/// with `,`, sorted; with `query_headers`, those only in the query too.
+fn push_amz_headers(out: &mut String, parts: &RequestParts<'_>, query_headers: bool) {
     let mut amz: Vec<(String, String)> = Vec::new();
     for (name, value) in parts.headers {
         let lower = name.to_ascii_lowercase();
@@ -163,7 +170,11 @@ fn string_to_sign_with(
         out.push_str(v);
         out.push('\n');
     }
+}
 
+/// `CanonicalizedResource`: `/bucket` for a virtual-hosted request, the path, and the
+/// sub-resources, sorted.
+fn push_canonical_resource(out: &mut String, parts: &RequestParts<'_>, bucket: Option<&str>) {
     if let Some(bucket) = bucket {
         out.push('/');
         out.push_str(bucket);
@@ -194,7 +205,6 @@ fn string_to_sign_with(
             out.push_str(&query_decode(v));
         }
     }
-    out
 }
 
 /// `base64(HMAC-SHA1(secret, string_to_sign))`.
