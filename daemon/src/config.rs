@@ -5,15 +5,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_s3::auth::KeyPair;
 use serde::Deserialize;
 
+use crate::auth_config::{resolve_auth, AuthConfig, AuthFile};
 use crate::cli::ServeArgs;
 use crate::startup::StartupError;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 pub const DEFAULT_DATA_DIR: &str = "./cairn-data";
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The admin socket's file name in the data directory, unless configured elsewhere.
+pub const ADMIN_SOCKET_FILE: &str = "admin.sock";
 
 /// The configuration file, as written. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +35,8 @@ pub struct FileConfig {
     pub tls: Option<TlsFile>,
     #[serde(default)]
     pub auth: AuthFile,
+    /// The admin API's Unix socket (default: `<data_dir>/admin.sock`).
+    pub admin_socket: Option<PathBuf>,
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
@@ -54,25 +58,6 @@ pub enum CoresValue {
 pub struct TlsFile {
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-/// `[auth]`: static key pairs (until the key store exists).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthFile {
-    #[serde(default)]
-    pub keys: Vec<KeyFile>,
-}
-
-/// One `[[auth.keys]]` entry.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyFile {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    /// The canonical user id that owns this key's buckets (default: derived from the key id).
-    pub owner_id: Option<String>,
-    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,9 +107,9 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub region: String,
     pub domains: Vec<String>,
-    /// Key pairs from the config file and `CAIRN_ACCESS_KEY_ID`/`CAIRN_SECRET_ACCESS_KEY`;
-    /// empty means "use the data directory's default credentials".
-    pub keys: Vec<KeyPair>,
+    pub auth: AuthConfig,
+    /// The admin API's Unix socket.
+    pub admin_socket: PathBuf,
 }
 
 impl Config {
@@ -189,11 +174,15 @@ impl Config {
                 "invalid region {region:?}: use lower-case letters, digits and '-', e.g. us-east-1"
             )));
         }
-        let keys = resolve_keys(file.auth.keys)?;
+        let auth = resolve_auth(file.auth)?;
+        let admin_socket = file
+            .admin_socket
+            .unwrap_or_else(|| data_dir.join(ADMIN_SOCKET_FILE));
         Ok(Config {
             region,
             domains: file.domains.unwrap_or_default(),
-            keys,
+            auth,
+            admin_socket,
             listen,
             data_dir,
             cores,
@@ -263,47 +252,6 @@ fn resolve_timeouts(
         idle: secs(file.idle_secs, defaults.timeouts.idle, "idle_secs")?,
         body: secs(file.body_secs, defaults.timeouts.body, "body_secs")?,
     })
-}
-
-/// The `[[auth.keys]]` pairs and the one from `CAIRN_ACCESS_KEY_ID`/`CAIRN_SECRET_ACCESS_KEY`,
-/// checked, each key id once. Errors name key ids, never secrets.
-fn resolve_keys(file_keys: Vec<KeyFile>) -> Result<Vec<KeyPair>, StartupError> {
-    let invalid_key = |e: cairn_s3::auth::KeyError| StartupError::Config(e.to_string());
-    let mut keys = Vec::new();
-    for k in file_keys {
-        keys.push(
-            KeyPair::new(
-                k.access_key_id,
-                k.secret_access_key,
-                k.owner_id,
-                k.display_name,
-            )
-            .map_err(invalid_key)?,
-        );
-    }
-    match (
-        std::env::var("CAIRN_ACCESS_KEY_ID").ok(),
-        std::env::var("CAIRN_SECRET_ACCESS_KEY").ok(),
-    ) {
-        (Some(id), Some(secret)) => {
-            keys.push(KeyPair::new(id, secret, None, None).map_err(invalid_key)?)
-        }
-        (None, None) => {}
-        _ => {
-            return Err(StartupError::Config(
-                "set both CAIRN_ACCESS_KEY_ID and CAIRN_SECRET_ACCESS_KEY, or neither".into(),
-            ))
-        }
-    }
-    for (i, k) in keys.iter().enumerate() {
-        if keys[..i].iter().any(|o| o.access_key_id == k.access_key_id) {
-            return Err(StartupError::Config(format!(
-                "access key id {} is configured twice",
-                k.access_key_id
-            )));
-        }
-    }
-    Ok(keys)
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, StartupError> {
@@ -477,11 +425,13 @@ mod tests {
         .unwrap();
         assert_eq!(config.region, "eu-west-3");
         assert_eq!(config.domains, ["s3.example.com"]);
-        assert_eq!(config.keys.len(), 2);
-        assert_eq!(config.keys[0].owner_id, "alice");
+        let keys = &config.auth.imported;
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].owner_id, "alice");
         // Without owner_id each key is its own user, with a stable id.
-        assert_eq!(config.keys[1].owner_id.len(), 64);
-        assert_ne!(config.keys[0].owner_id, config.keys[1].owner_id);
+        assert_eq!(keys[1].owner_id.len(), 64);
+        assert_ne!(keys[0].owner_id, keys[1].owner_id);
+        assert_eq!(config.auth.mode, crate::auth_config::AuthMode::Keys);
 
         for bad in [
             "region = \"US East\"\n",
@@ -489,6 +439,9 @@ mod tests {
             "[[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = \"short\"\n",
             "[[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = \"long-enough\"\n\
              [[auth.keys]]\naccess_key_id = \"AKID\"\nsecret_access_key = \"long-enough2\"\n",
+            "[auth]\nmode = \"open\"\n",
+            "[auth]\nkey_id_prefix = \"akia\"\n",
+            "[auth]\nlast_used_secs = 0\n",
         ] {
             assert!(resolve(bad).is_err(), "{bad}");
         }

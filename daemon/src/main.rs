@@ -1,5 +1,6 @@
 //! `cairnd`, the Cairn daemon.
 
+mod auth_config;
 mod cli;
 mod config;
 mod credentials;

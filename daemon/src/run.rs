@@ -209,11 +209,11 @@ fn core_shared(
     cores: usize,
     listening: &Listening,
 ) -> Result<CoreShared, StartupError> {
-    let keys = if config.keys.is_empty() {
-        vec![crate::credentials::default_credentials(data_dir)?]
-    } else {
-        config.keys.clone()
-    };
+    let mut keys = config.auth.imported.clone();
+    keys.extend(config.auth.static_key.clone());
+    if keys.is_empty() {
+        keys.push(crate::credentials::default_credentials(data_dir)?);
+    }
     let engine = Engine::open(EngineConfig::new(data_dir, cores))
         .map_err(|e| StartupError::Storage(e.to_string()))?;
     tracing::info!("storage recovery: {:?}", engine.recovery_report());

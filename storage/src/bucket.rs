@@ -3,7 +3,7 @@
 //! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
 
 use crate::error::{Error, Result};
-use crate::meta::{bucket_key, family_end, prefix_successor, shard_prefix, Family};
+use crate::meta::{bucket_key, family_end, prefix_successor, shard_prefix, Family, MetaStore};
 use crate::op::{CreateBucket, FinishBucketDelete, MarkBucketDeleting, Op, Reply};
 use crate::record::{BucketRecord, BucketState};
 use crate::store::{now_ms, CoreStore};
@@ -271,16 +271,22 @@ impl CoreStore {
 
     /// Every bucket, in name order (the S3 layer filters by owner).
     async fn list_buckets_now(&self) -> Result<Vec<BucketInfo>> {
-        let start = [Family::Bucket as u8];
-        let mut out = Vec::new();
-        for entry in self.meta().range(&start, &family_end(Family::Bucket)) {
-            let (k, v) = entry?;
-            let b = BucketRecord::decode(&v)?;
-            let name = std::str::from_utf8(&k[1..]).map_err(|_| Error::Corrupt("bucket name"))?;
-            out.push(BucketInfo::new(name, b));
-        }
-        Ok(out)
+        buckets_in(self.meta())
     }
+}
+
+/// Every bucket recorded in `meta`, in name order: a plain read, callable from any thread
+/// (the admin API's) and on a stopped daemon's metadata store.
+pub fn buckets_in(meta: &dyn MetaStore) -> Result<Vec<BucketInfo>> {
+    let start = [Family::Bucket as u8];
+    let mut out = Vec::new();
+    for entry in meta.range(&start, &family_end(Family::Bucket)) {
+        let (k, v) = entry?;
+        let b = BucketRecord::decode(&v)?;
+        let name = std::str::from_utf8(&k[1..]).map_err(|_| Error::Corrupt("bucket name"))?;
+        out.push(BucketInfo::new(name, b));
+    }
+    Ok(out)
 }
 
 /// Whether a bucket has any object or upload, in any shard.

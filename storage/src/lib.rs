@@ -28,7 +28,7 @@ mod shared;
 mod store;
 mod writer;
 
-pub use bucket::{validate_bucket_name, BucketInfo, BucketRef};
+pub use bucket::{buckets_in, validate_bucket_name, BucketInfo, BucketRef};
 pub use config::{
     EngineConfig, DEFAULT_INLINE_THRESHOLD, DEFAULT_META_CACHE_BYTES, DEFAULT_MIN_FREE_BYTES,
     DEFAULT_MIN_PART_SIZE, DEFAULT_SHARDS_PER_BUCKET,

@@ -61,6 +61,11 @@ impl Engine {
         self.shared.meta.size_on_disk()
     }
 
+    /// Every bucket, in name order, read from any thread (no executor needed).
+    pub fn buckets(&self) -> Result<Vec<crate::BucketInfo>> {
+        crate::bucket::buckets_in(self.shared.meta.as_ref())
+    }
+
     /// Why writes are refused, if a durability failure happened.
     pub fn health(&self) -> Result<()> {
         self.shared.health.check()
