@@ -2,6 +2,9 @@
 
 mod buckets;
 mod ca;
+mod keys;
+mod keys_setup;
+mod keys_startup;
 mod large;
 mod lifecycle;
 mod listing;
