@@ -262,6 +262,14 @@ fn core_shared(
     let engine = Engine::open(EngineConfig::new(data_dir, cores))
         .map_err(|e| StartupError::Storage(e.to_string()))?;
     tracing::info!("storage recovery: {:?}", engine.recovery_report());
+    // Grants on buckets deleted since (a grant is bound to its bucket's id) are dead weight.
+    let buckets = engine
+        .buckets()
+        .map_err(|e| StartupError::Storage(e.to_string()))?;
+    let pruned = iam.prune_grants(&buckets)?;
+    if pruned > 0 {
+        tracing::info!(pruned, "removed grants on buckets that no longer exist");
+    }
     Ok(CoreShared {
         engine: Arc::new(engine),
         iam,
