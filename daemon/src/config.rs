@@ -454,6 +454,8 @@ mod tests {
         assert_eq!(example.listen.as_deref(), Some(DEFAULT_LISTEN));
         assert!(example.limits.max_head_bytes.is_some() && example.timeouts.drain_secs.is_some());
         assert!(example.log.level.is_some());
+        assert_eq!(example.auth.mode.as_deref(), Some("keys"));
+        assert!(example.admin_socket.is_some() && example.auth.key_id_prefix.is_some());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 mod auth_config;
 mod cli;
 mod config;
-mod credentials;
+mod keystore;
 mod logging;
 mod notify;
 mod run;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use cairn_http::server::{
     serve_core, CoreReport, PlainHttp, ServerConfig, ShutdownSignal, TlsConfigHandle,
 };
-use cairn_s3::auth::{Authenticator, Credentials};
+use cairn_iam::Iam;
+use cairn_s3::auth::{AuthSetup, Authenticator};
 use cairn_s3::router::RouterConfig;
 use cairn_s3::S3Service;
 use cairn_sigv4::Policy;
@@ -188,7 +189,9 @@ fn check_open_files(cores: usize, max_connections_per_core: usize) {
 /// What every core is built from, shared read-only.
 struct CoreShared {
     engine: Arc<Engine>,
-    credentials: Arc<Credentials>,
+    iam: Arc<Iam>,
+    auth: AuthSetup,
+    last_used_interval: Duration,
     policy: Policy,
     router: RouterConfig,
     server_config: Arc<ServerConfig>,
@@ -202,6 +205,51 @@ struct CoreShared {
     next_index: AtomicUsize,
 }
 
+/// Which callers the cores accept, by the configured mode.
+fn auth_setup(config: &Config, iam: &Arc<Iam>) -> Result<AuthSetup, StartupError> {
+    use crate::auth_config::AuthMode;
+    let static_key = config.auth.static_key.clone();
+    match config.auth.mode {
+        AuthMode::Keys => {
+            if let Some(pair) = &static_key {
+                tracing::info!(
+                    access_key_id = %pair.access_key_id,
+                    "CAIRN_ACCESS_KEY_ID is set: that pair is accepted as a superuser beside the key store"
+                );
+            }
+            Ok(AuthSetup {
+                keys: Some(iam.clone()),
+                static_key,
+                anonymous: false,
+            })
+        }
+        AuthMode::Static => {
+            tracing::info!("auth.mode = \"static\": only the CAIRN_ACCESS_KEY_ID pair is accepted");
+            Ok(AuthSetup {
+                keys: None,
+                static_key,
+                anonymous: false,
+            })
+        }
+        AuthMode::None => {
+            if !config.listen.ip().is_loopback() && !config.auth.anonymous_on_any_address {
+                return Err(StartupError::Config(format!(
+                    "refusing auth.mode = \"none\" on {}, which is not a loopback address: anyone could read and write everything (set auth.anonymous_on_any_address = true to force it)",
+                    config.listen
+                )));
+            }
+            tracing::warn!(
+                "auth.mode = \"none\": requests without a signature have full access to every bucket"
+            );
+            Ok(AuthSetup {
+                keys: None,
+                static_key,
+                anonymous: true,
+            })
+        }
+    }
+}
+
 /// Opens the engine and gathers what the cores share.
 fn core_shared(
     config: &Config,
@@ -209,17 +257,24 @@ fn core_shared(
     cores: usize,
     listening: &Listening,
 ) -> Result<CoreShared, StartupError> {
-    let mut keys = config.auth.imported.clone();
-    keys.extend(config.auth.static_key.clone());
-    if keys.is_empty() {
-        keys.push(crate::credentials::default_credentials(data_dir)?);
-    }
+    let iam = crate::keystore::open_key_store(config, data_dir)?;
+    let auth = auth_setup(config, &iam)?;
     let engine = Engine::open(EngineConfig::new(data_dir, cores))
         .map_err(|e| StartupError::Storage(e.to_string()))?;
     tracing::info!("storage recovery: {:?}", engine.recovery_report());
+    // Grants on buckets deleted since (a grant is bound to its bucket's id) are dead weight.
+    let buckets = engine
+        .buckets()
+        .map_err(|e| StartupError::Storage(e.to_string()))?;
+    let pruned = iam.prune_grants(&buckets)?;
+    if pruned > 0 {
+        tracing::info!(pruned, "removed grants on buckets that no longer exist");
+    }
     Ok(CoreShared {
         engine: Arc::new(engine),
-        credentials: Arc::new(Credentials::new(keys)),
+        iam,
+        auth,
+        last_used_interval: config.auth.last_used_interval,
         policy: Policy::new([config.region.clone()]),
         router: RouterConfig::new(&config.domains),
         server_config: Arc::new(ServerConfig {
@@ -276,19 +331,21 @@ async fn run_core(
     let owner_tasks = store.clone();
     let s3 = S3Service {
         store,
-        auth: Authenticator::new(shared.credentials.clone(), shared.policy.clone()),
+        auth: Authenticator::new(shared.auth.clone(), shared.policy.clone()),
         router: Rc::new(shared.router.clone()),
     };
     let _ = ready.send(Ok(index));
     drop(ready);
     let handler = Rc::new(CairnService::new(index, s3));
+    spawn_last_used_reports(&handler, shared.last_used_interval);
     let report = serve_core(
         listener,
         shared.server_config.clone(),
-        handler,
+        handler.clone(),
         shared.shutdown.clone(),
     )
     .await;
+    handler.report_last_used();
     // This core's storage tasks own index shards that the others' in-flight requests may
     // still commit to: keep them (they live while a `CoreStore` does) and the executor until
     // every core has finished serving.
@@ -298,6 +355,36 @@ async fn run_core(
     }
     drop(owner_tasks);
     report
+}
+
+/// Reports this core's keys' last uses to the key store every `interval`.
+fn spawn_last_used_reports(handler: &Rc<CairnService>, interval: Duration) {
+    let handler = Rc::downgrade(handler);
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(interval).await;
+            match handler.upgrade() {
+                Some(handler) => handler.report_last_used(),
+                None => break,
+            }
+        }
+    })
+    .detach();
+}
+
+/// Persists the cores' reports of last uses every `interval` (off the cores: a sled write and
+/// an fsync).
+fn spawn_last_used_writer(iam: Arc<Iam>, interval: Duration, shutdown: ShutdownSignal) {
+    let _ = std::thread::Builder::new()
+        .name("cairn-last-used".into())
+        .spawn(move || {
+            while !shutdown.is_triggered() {
+                std::thread::sleep(interval);
+                if let Err(e) = iam.persist_last_used() {
+                    tracing::error!("cannot record when access keys were last used: {e}");
+                }
+            }
+        });
 }
 
 fn spawn_heartbeat(shared: &Arc<CoreShared>, index: usize) {
@@ -378,6 +465,11 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
     let listening = listening(&config)?;
     let shared = Arc::new(core_shared(&config, &data_dir, cores, &listening)?);
     check_open_files(cores, config.max_connections_per_core);
+    spawn_last_used_writer(
+        shared.iam.clone(),
+        config.auth.last_used_interval,
+        shared.shutdown.clone(),
+    );
     let notifier = Arc::new(Notifier::from_env());
     spawn_signal_thread(Control {
         shutdown: shared.shutdown.clone(),
@@ -395,6 +487,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         })
         .map_err(|e| StartupError::Executors(e.to_string()))?;
     let handles = wait_until_ready(&ready_rx, &shared, handles)?;
+    tracing::debug!(socket = %config.admin_socket.display(), "admin API socket");
 
     let addr = listening.addr;
     let scheme = if listening.tls.is_some() {
@@ -422,6 +515,9 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         );
     }
     join_cores(handles);
+    if let Err(e) = shared.iam.persist_last_used() {
+        tracing::error!("cannot record when access keys were last used: {e}");
+    }
     tracing::info!("cairnd stopped");
     Ok(())
 }

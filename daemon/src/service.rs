@@ -25,6 +25,11 @@ impl CairnService {
         }
     }
 
+    /// Reports this core's keys' last uses to the key store.
+    pub fn report_last_used(&self) {
+        self.s3.auth.report_last_used();
+    }
+
     fn health(&self, request: &Request<'_>, request_id: String) -> Response {
         let (status, body) = if request.draining {
             (503, HEALTH_DRAINING)

@@ -37,6 +37,8 @@ pub enum StartupError {
     Storage(String),
     #[error("cannot start the executors: {0}")]
     Executors(String),
+    #[error("{0}")]
+    KeyStore(#[from] cairn_iam::IamError),
 }
 
 /// The soft locked-memory limit in bytes (`None` for unlimited), from /proc/self/limits.

@@ -125,7 +125,8 @@ impl Iam {
         self.commit(vec![(prefixed(USER, name), json(&user))], |s| {
             s.users.insert(name.to_owned(), user);
         })?;
-        Ok(self.user_view(&self.read_state(), &self.read_state().users[name]))
+        let state = self.read_state();
+        Ok(self.user_view(&state, &state.users[name]))
     }
 
     /// Deletes a user: refused while it owns a bucket (of `buckets`, every bucket), has an

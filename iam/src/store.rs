@@ -3,6 +3,7 @@
 //! batch, durable before it answers), and read by every core through [`Iam::resolve`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -129,10 +130,15 @@ impl Iam {
     ) -> Result<(Arc<Iam>, MasterKeyOutcome), IamError> {
         crate::ids::check_prefix(&config.key_id_prefix)?;
         let dir = data_dir.join(STORE_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| IamError::Write {
-            path: dir.clone(),
-            reason: e.to_string(),
-        })?;
+        // Only sealed secrets are in it, but nobody else has business there either.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| IamError::Write {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
         let meta = SledStore::open(&dir, CACHE_BYTES)?;
         let check = meta.get(CHECK)?;
         let (master, outcome) = match check {

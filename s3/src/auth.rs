@@ -1,14 +1,18 @@
-//! Authentication wired into every request: cairn-sigv4's phases around a lookup of the key
-//! pairs the configuration names (until users and keys have their own store).
+//! Authentication wired into every request: cairn-sigv4's phases around a look-up of the
+//! access key in this core's cache of the key store (or the static superuser pair), and, in
+//! `none` mode, anonymous requests.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use cairn_http::proto::RequestHead;
 use cairn_sigv4::key::DEFAULT_KEY_CACHE_ENTRIES;
+use std::rc::Rc;
+
+use cairn_iam::{CachedKey, Iam, KeyCache};
 use cairn_sigv4::{
-    parse_auth, verify, AuthError, PayloadVerifier, Policy, RequestParts, SecretKey,
-    SigningKeyCache,
+    anonymous_payload, parse_auth, verify, AuthError, PayloadVerifier, Policy, RequestParts,
+    SecretKey, SigningKeyCache,
 };
 
 use crate::authorize::Identity;
@@ -92,52 +96,111 @@ impl KeyPair {
         })
     }
 
-    /// Who requests signed with this key act for.
+    /// Who requests signed with this key act for (not an administrator by itself).
     pub fn identity(&self) -> Identity<'_> {
         Identity {
             access_key_id: &self.access_key_id,
             user_id: &self.owner_id,
             display_name: &self.display_name,
+            admin: false,
+            grants: None,
         }
     }
 }
 
-/// The configured keys, shared by every core.
-#[derive(Debug)]
-pub struct Credentials {
-    keys: Vec<KeyPair>,
+/// AWS's canonical user id of anonymous requests.
+pub const ANONYMOUS_USER_ID: &str = "65a011a29cdf8ec533ec3d1ccaae921c";
+
+/// How a core authenticates: which callers it accepts.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSetup {
+    /// The key store (users, keys, grants), when in `keys` mode.
+    pub keys: Option<Arc<Iam>>,
+    /// A static superuser pair (`static` mode, or beside the key store as a fallback).
+    pub static_key: Option<KeyPair>,
+    /// Whether unsigned requests have full access (`none` mode).
+    pub anonymous: bool,
 }
 
-impl Credentials {
-    pub fn new(keys: Vec<KeyPair>) -> Credentials {
-        Credentials { keys }
-    }
+/// Who signed a request.
+#[derive(Debug)]
+pub enum Caller<'k> {
+    /// A key of the key store.
+    Key(Rc<CachedKey>),
+    /// The static superuser pair.
+    Static(&'k KeyPair),
+    /// Nobody (`none` mode).
+    Anonymous,
+}
 
-    pub fn lookup(&self, access_key_id: &str) -> Option<&KeyPair> {
-        self.keys.iter().find(|k| k.access_key_id == access_key_id)
+impl Caller<'_> {
+    /// The secret the caller signs with (anonymous callers have none).
+    fn secret(&self) -> Option<&SecretKey> {
+        match self {
+            Caller::Key(key) => Some(&key.secret),
+            Caller::Static(pair) => Some(&pair.secret),
+            Caller::Anonymous => None,
+        }
     }
 }
 
 /// A request whose head authenticated.
 #[derive(Debug)]
 pub struct Authenticated<'k> {
-    pub key: &'k KeyPair,
+    pub caller: Caller<'k>,
     /// What the body must still prove.
     pub payload: PayloadVerifier,
 }
 
-/// One core's authenticator: the shared keys, the policy and this core's signing-key cache.
+impl Caller<'_> {
+    /// Who the request acts for.
+    pub fn identity(&self) -> Identity<'_> {
+        match self {
+            Caller::Key(key) => Identity {
+                access_key_id: &key.access_key_id,
+                user_id: &key.principal.user_id,
+                display_name: &key.principal.user_name,
+                admin: key.principal.admin,
+                grants: Some(&key.principal.grants),
+            },
+            Caller::Static(pair) => Identity {
+                admin: true,
+                ..pair.identity()
+            },
+            Caller::Anonymous => Identity {
+                access_key_id: "",
+                user_id: ANONYMOUS_USER_ID,
+                display_name: "anonymous",
+                admin: true,
+                grants: None,
+            },
+        }
+    }
+}
+
+/// One core's authenticator: its cache of the key store, the static pair, the policy and this
+/// core's signing-key cache.
 #[derive(Debug)]
 pub struct Authenticator {
-    credentials: Arc<Credentials>,
+    keys: Option<KeyCache>,
+    static_key: Option<KeyPair>,
+    anonymous: bool,
     policy: Policy,
     cache: RefCell<SigningKeyCache>,
 }
 
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Authenticator {
-    pub fn new(credentials: Arc<Credentials>, policy: Policy) -> Authenticator {
+    pub fn new(setup: AuthSetup, policy: Policy) -> Authenticator {
         Authenticator {
-            credentials,
+            keys: setup.keys.map(KeyCache::new),
+            static_key: setup.static_key,
+            anonymous: setup.anonymous,
             policy,
             cache: RefCell::new(SigningKeyCache::new(DEFAULT_KEY_CACHE_ENTRIES)),
         }
@@ -148,6 +211,13 @@ impl Authenticator {
             .regions
             .first()
             .map_or("us-east-1", |r| r.as_str())
+    }
+
+    /// Reports this core's keys' last uses to the key store (call periodically).
+    pub fn report_last_used(&self) {
+        if let Some(keys) = &self.keys {
+            keys.report();
+        }
     }
 
     /// Authenticates a head (never the body: that is the returned verifier's job).
@@ -174,28 +244,49 @@ impl Authenticator {
         };
         let auth = parse_auth(&parts)?;
         let Some(access_key_id) = auth.access_key_id() else {
+            if self.anonymous {
+                return Ok(Authenticated {
+                    caller: Caller::Anonymous,
+                    payload: anonymous_payload(&parts)?,
+                });
+            }
             return Err(AuthError::AnonymousAccessDenied.into());
         };
-        let Some(key) = self.credentials.lookup(access_key_id) else {
-            return Err(AuthError::InvalidAccessKeyId {
+        let now = now_secs();
+        let caller = self.find(access_key_id, now).ok_or_else(|| {
+            S3Error::from(AuthError::InvalidAccessKeyId {
                 access_key_id: access_key_id.to_owned(),
-            }
-            .into());
+            })
+        })?;
+        let Some(secret) = caller.secret() else {
+            return Err(AuthError::AnonymousAccessDenied.into());
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         let verified = verify(
             &auth,
             &parts,
             virtual_host_bucket,
-            &key.secret,
-            now,
+            secret,
+            now as i64,
             &self.policy,
             &mut self.cache.borrow_mut(),
         )?;
         let payload = verified.payload;
         drop(auth);
-        Ok(Authenticated { key, payload })
+        if let Caller::Key(key) = &caller {
+            key.touch(now);
+        }
+        Ok(Authenticated { caller, payload })
+    }
+
+    /// The caller an access key id names: the static pair, else an active key of the store.
+    fn find(&self, access_key_id: &str, now: u64) -> Option<Caller<'_>> {
+        if let Some(pair) = self
+            .static_key
+            .as_ref()
+            .filter(|p| p.access_key_id == access_key_id)
+        {
+            return Some(Caller::Static(pair));
+        }
+        Some(Caller::Key(self.keys.as_ref()?.lookup(access_key_id, now)?))
     }
 }

@@ -8,6 +8,9 @@
 //! slow request body cannot carry a decision over to another bucket.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+
+use cairn_iam::Permission;
 
 use cairn_storage::BucketInfo;
 
@@ -22,19 +25,30 @@ pub struct Identity<'a> {
     /// The canonical user id: owner of the buckets it creates.
     pub user_id: &'a str,
     pub display_name: &'a str,
+    /// Administrators may do everything.
+    pub admin: bool,
+    /// The user's grants on others' buckets, by bucket id.
+    pub grants: Option<&'a HashMap<u64, Permission>>,
 }
 
 /// An endpoint whose access was decided, its buckets bound.
 pub type Authorized<'a> = Endpoint<'a, BucketInfo>;
 
-/// Whether `identity` has `access` to `bucket`. Today a bucket's owner has every access and
-/// nobody else has any; grants extend this function, and only this one.
+/// Whether `identity` has `access` to `bucket`: administrators and the bucket's owner have
+/// every access; another user what a grant on this very bucket (its id) gives.
 pub fn permits(identity: &Identity<'_>, bucket: &BucketInfo, access: Access) -> bool {
-    match access {
-        Access::Authenticated | Access::Read | Access::Write | Access::Owner => {
-            bucket.owner == identity.user_id
-        }
+    if identity.admin || bucket.owner == identity.user_id {
+        return true;
     }
+    let needed = match access {
+        Access::Authenticated | Access::Read => Permission::Read,
+        Access::Write => Permission::Write,
+        Access::Owner => Permission::Owner,
+    };
+    identity
+        .grants
+        .and_then(|g| g.get(&bucket.id))
+        .is_some_and(|granted| *granted >= needed)
 }
 
 /// Whether ListBuckets shows `bucket` to `identity`: those it may read.
@@ -97,6 +111,8 @@ mod tests {
         access_key_id: "AKALICE",
         user_id: "alice",
         display_name: "alice",
+        admin: false,
+        grants: None,
     };
 
     fn lookup(name: &str) -> Result<BucketInfo, cairn_storage::Error> {
@@ -199,6 +215,37 @@ mod tests {
             decide(copy("alices", "nobodys")).unwrap_err(),
             S3ErrorCode::NoSuchBucket
         );
+    }
+
+    #[test]
+    fn grants_give_their_level_on_their_bucket_only() {
+        let bobs = lookup("bobs").unwrap();
+        let mut grants = HashMap::new();
+        let with = |grants: &HashMap<u64, Permission>, access| {
+            let carol = Identity {
+                user_id: "carol",
+                grants: Some(grants),
+                ..ALICE
+            };
+            permits(&carol, &bobs, access)
+        };
+        assert!(!with(&grants, Access::Read));
+        grants.insert(bobs.id, Permission::Read);
+        assert!(with(&grants, Access::Read) && with(&grants, Access::Authenticated));
+        assert!(!with(&grants, Access::Write) && !with(&grants, Access::Owner));
+        grants.insert(bobs.id, Permission::Write);
+        assert!(with(&grants, Access::Write) && !with(&grants, Access::Owner));
+        grants.insert(bobs.id, Permission::Owner);
+        assert!(with(&grants, Access::Owner));
+        // A grant on another id (the bucket deleted and created again) gives nothing.
+        let mut stale = HashMap::new();
+        stale.insert(bobs.id + 1, Permission::Owner);
+        assert!(!with(&stale, Access::Read));
+        let admin = Identity {
+            admin: true,
+            ..ALICE
+        };
+        assert!(permits(&admin, &bobs, Access::Owner));
     }
 
     #[test]

@@ -157,7 +157,8 @@ impl S3Service {
                 "STREAMING-UNSIGNED-PAYLOAD-TRAILER is only allowed for PutObject and UploadPart.",
             ));
         }
-        let identity = authenticated.key.identity();
+        let auth::Authenticated { caller, payload } = authenticated;
+        let identity = caller.identity();
         let endpoint = authorize(&identity, routed.endpoint, |name| {
             self.store.peek_bucket(name)
         })?;
@@ -166,7 +167,7 @@ impl S3Service {
             body,
             query,
             identity,
-            payload: Some(authenticated.payload),
+            payload: Some(payload),
             secure,
         };
         self.dispatch(&mut call, endpoint).await

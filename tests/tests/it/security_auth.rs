@@ -529,60 +529,56 @@ fn an_overflowing_rfc1123_day_is_refused() {
     assert_eq!(send(&d, "GET", "/dates?list-type=2", &[], b"").status, 200);
 }
 
-/// The value of `name = "…"` in `default-credentials.toml`.
-fn credentials_file_value<'a>(text: &'a str, name: &str) -> &'a str {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().strip_prefix('='))
-        .map(|v| v.trim().trim_matches('"'))
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
-/// Guards against the generated default secret being printed to the log (journald keeps logs
-/// readable by more users, and for longer, than the 0600 credentials file). The log says
-/// where the file is instead; the secret works.
+/// Guards against an upgraded data directory's plain-text default secret reaching the log
+/// or staying on disk: earlier versions kept generated credentials in
+/// `default-credentials.toml`; start-up imports them into the key store (sealed), removes the
+/// file, and the key keeps working — also after a restart — without its secret in any log.
 #[test]
-fn the_default_secret_never_reaches_the_log() {
+fn the_default_secret_is_imported_and_never_reaches_the_log() {
+    const KEY_ID: &str = "CAIRNOLDDEFAULT00001";
+    const SECRET: &str = "old-default-secret-0000000000000000000001";
     let options = || {
         DaemonOptions::default()
             .env_remove("CAIRN_ACCESS_KEY_ID")
             .env_remove("CAIRN_SECRET_ACCESS_KEY")
     };
-    let mut d = options().start();
-    let path = d.data_dir.join("default-credentials.toml");
-    let text = std::fs::read_to_string(&path).expect("default-credentials.toml created");
-    let key_id = credentials_file_value(&text, "access_key_id").to_owned();
-    let secret = credentials_file_value(&text, "secret_access_key").to_owned();
-    assert!(secret.len() >= 20, "{text}");
+    let dir = temp_dir();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let path = data_dir.join("default-credentials.toml");
+    std::fs::write(
+        &path,
+        format!("access_key_id = \"{KEY_ID}\"\nsecret_access_key = \"{SECRET}\"\n"),
+    )
+    .unwrap();
+    let mut d = DaemonOptions {
+        data_dir: Some(data_dir.clone()),
+        ..options()
+    }
+    .start();
+    assert!(!path.exists(), "default-credentials.toml was not removed");
     let put = roundtrip(
         d.addr,
-        &signed_request_as((&key_id, &secret), d.addr, "PUT", "/defaults", &[], b""),
+        &signed_request_as((KEY_ID, SECRET), d.addr, "PUT", "/defaults", &[], b""),
     );
     assert_eq!(put.status, 200, "{}", put.body_text());
     d.signal(libc::SIGTERM);
     d.wait_for_log("cairnd stopped", std::time::Duration::from_secs(30));
     let log = d.logs();
-    assert!(
-        !log.contains(&secret),
-        "the secret is in the first start's log:\n{log}"
-    );
-    assert!(
-        log.contains("default-credentials.toml"),
-        "the log does not say where the credentials are:\n{log}"
-    );
+    assert!(!log.contains(SECRET), "the secret is in the log:\n{log}");
+    assert!(log.contains("default-credentials.toml"), "{log}");
 
-    // A restart reads the file; its log does not print the secret either.
-    let data_dir = d.data_dir.clone();
     let again = DaemonOptions {
         data_dir: Some(data_dir),
         ..options()
     }
     .start();
-    let log = again.logs();
-    assert!(
-        !log.contains(&secret),
-        "the secret is in the restart's log:\n{log}"
+    let get = roundtrip(
+        again.addr,
+        &signed_request_as((KEY_ID, SECRET), again.addr, "GET", "/defaults", &[], b""),
     );
-    assert!(log.contains("default-credentials.toml"), "{log}");
+    assert_eq!(get.status, 200, "{}", get.body_text());
+    assert!(!again.logs().contains(SECRET));
 }
 
 /// Guards against a config error echoing a secret: the TOML error for a mistyped
