@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use cairn_iam::admin::{self, AdminRequest, AdminResponse};
@@ -13,6 +14,9 @@ use cairn_iam::{
     MasterKey, MasterKeyOutcome, MasterKeySource, GENERATED_FILE,
 };
 use cairn_storage::BucketInfo;
+
+/// How long a reopen waits for the previous open's lock to go.
+const REOPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A data directory and the generated master key file in it.
 struct Fixture {
@@ -41,8 +45,19 @@ impl Fixture {
         self.data().join(format!("{GENERATED_FILE}.new"))
     }
 
+    /// Opens the store. sled releases the previous open's file lock from a background
+    /// thread a moment after its last handle is dropped, so an open that finds the database
+    /// still locked is tried again, for a bounded time.
     fn try_open(&self, source: MasterKeySource) -> Result<(Arc<Iam>, MasterKeyOutcome), IamError> {
-        Iam::open(self.data(), source, IamConfig::default())
+        let deadline = Instant::now() + REOPEN_TIMEOUT;
+        loop {
+            match Iam::open(self.data(), source.clone(), IamConfig::default()) {
+                Err(IamError::Storage(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Opens the store with the data directory's generated key.

@@ -14,6 +14,21 @@ use crate::sdk::describe;
 const MASTER_A: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
 const MASTER_B: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n";
 
+/// A key the store holds sealed: imported from [`configured_key`]'s entry at start.
+const STORED_KEY: (&str, &str) = (
+    "CAIRNSTOREDKEY000001",
+    "stored-key-secret-00000000000000000000001",
+);
+
+/// A `[[auth.keys]]` entry for [`STORED_KEY`].
+fn configured_key() -> String {
+    format!(
+        "[[auth.keys]]\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n\
+         owner_id = \"stored-owner\"\ndisplay_name = \"stored\"\n",
+        STORED_KEY.0, STORED_KEY.1
+    )
+}
+
 /// A TOML basic string holding `path`.
 fn toml_path(path: &std::path::Path) -> String {
     format!("{:?}", path.display().to_string())
@@ -130,19 +145,19 @@ async fn configured_keys_survive_their_removal_from_the_config() {
 
 /// Guards the master-key check at start-up: a configured key file replaced by another key
 /// after the first start is refused with a sentence saying it does not match; the right key
-/// starts again. No key is generated into the data directory meanwhile.
+/// starts again and opens the sealed secret. No key is generated into the data directory
+/// meanwhile.
 #[test]
 fn a_wrong_master_key_is_refused_at_start() {
     let store = Store::new("");
     let key_file = store.path("master-key");
     std::fs::write(&key_file, MASTER_A).unwrap();
     store.set_config(&format!(
-        "[auth]\nmaster_key_file = {}\n",
-        toml_path(&key_file)
+        "[auth]\nmaster_key_file = {}\n\n{}",
+        toml_path(&key_file),
+        configured_key()
     ));
     let mut d = store.start();
-    store.user("app", false);
-    let key = store.key("app", "k");
     stop(&mut d);
 
     std::fs::write(&key_file, MASTER_B).unwrap();
@@ -151,9 +166,14 @@ fn a_wrong_master_key_is_refused_at_start() {
     assert!(stderr.contains("does not match"), "{stderr}");
     assert!(!store.data.join("master.key").exists());
 
+    // The right key again, the entry gone from the config: the sealed secret opens.
     std::fs::write(&key_file, MASTER_A).unwrap();
+    store.set_config(&format!(
+        "[auth]\nmaster_key_file = {}\n",
+        toml_path(&key_file)
+    ));
     let d = store.start();
-    let response = send_as(&d, key.pair(), "GET", "/", b"");
+    let response = send_as(&d, STORED_KEY, "GET", "/", b"");
     assert_eq!(response.status, 200, "{}", response.body_text());
 }
 
@@ -182,10 +202,11 @@ fn a_missing_or_unreadable_master_key_file_is_named() {
 
 /// Guards the master key from systemd's credential directory: the daemon starts with
 /// `$CREDENTIALS_DIRECTORY/master-key`, writes no `master.key` into the data directory, and
-/// after a restart its keys still open; without the credential the store is not opened.
+/// after a restart the secret it sealed still opens; without the credential the store is not
+/// opened (and no key is generated in its stead).
 #[test]
 fn the_master_key_comes_from_the_credential_directory() {
-    let store = Store::new("");
+    let store = Store::new(&configured_key());
     let credentials = store.path("credentials");
     std::fs::create_dir(&credentials).unwrap();
     std::fs::write(credentials.join("master-key"), MASTER_A).unwrap();
@@ -195,13 +216,14 @@ fn the_master_key_comes_from_the_credential_directory() {
             .env("CREDENTIALS_DIRECTORY", credentials.display().to_string())
     };
     let mut d = options().start();
-    store.user("app", false);
-    let key = store.key("app", "k");
+    let response = send_as(&d, STORED_KEY, "PUT", "/credential", b"");
+    assert_eq!(response.status, 200, "{}", response.body_text());
     assert!(!store.data.join("master.key").exists());
     stop(&mut d);
 
+    store.set_config("");
     let mut d = options().start();
-    let response = send_as(&d, key.pair(), "GET", "/", b"");
+    let response = send_as(&d, STORED_KEY, "GET", "/credential?list-type=2", b"");
     assert_eq!(response.status, 200, "{}", response.body_text());
     stop(&mut d);
     assert!(!store.data.join("master.key").exists());
