@@ -487,7 +487,18 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         })
         .map_err(|e| StartupError::Executors(e.to_string()))?;
     let handles = wait_until_ready(&ready_rx, &shared, handles)?;
-    tracing::debug!(socket = %config.admin_socket.display(), "admin API socket");
+    let admin = match crate::admin_server::spawn_admin_server(
+        &config.admin_socket,
+        shared.iam.clone(),
+        (*shared.engine).clone(),
+    ) {
+        Ok(admin) => admin,
+        Err(error) => {
+            shared.shutdown.trigger();
+            join_cores(handles);
+            return Err(error);
+        }
+    };
 
     let addr = listening.addr;
     let scheme = if listening.tls.is_some() {
@@ -515,6 +526,7 @@ pub fn serve(config: Config) -> Result<(), StartupError> {
         );
     }
     join_cores(handles);
+    admin.stop();
     if let Err(e) = shared.iam.persist_last_used() {
         tracing::error!("cannot record when access keys were last used: {e}");
     }

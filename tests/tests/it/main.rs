@@ -1,5 +1,6 @@
 //! Integration tests against the real `cairnd` binary, one module per area.
 
+mod admin_cli;
 mod buckets;
 mod ca;
 mod keys;
