@@ -175,8 +175,9 @@ impl Config {
             )));
         }
         let auth = resolve_auth(file.auth)?;
-        let admin_socket = file
-            .admin_socket
+        let admin_socket = std::env::var_os("CAIRN_ADMIN_SOCKET")
+            .map(PathBuf::from)
+            .or(file.admin_socket)
             .unwrap_or_else(|| data_dir.join(ADMIN_SOCKET_FILE));
         Ok(Config {
             region,
