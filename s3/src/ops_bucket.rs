@@ -61,7 +61,9 @@ impl S3Service {
                 ));
             }
         }
-        self.store.create_bucket(bucket, c.identity.user_id).await?;
+        self.store
+            .create_bucket(bucket, c.identity.user_id, self.auth.region())
+            .await?;
         Ok(Response::new(200).header("Location", format!("/{bucket}")))
     }
 
