@@ -150,6 +150,11 @@ impl Authenticator {
             .map_or("us-east-1", |r| r.as_str())
     }
 
+    /// Every region accepted in a credential scope, the default first.
+    pub fn regions(&self) -> &[String] {
+        &self.policy.regions
+    }
+
     /// Authenticates a head (never the body: that is the returned verifier's job).
     /// `virtual_host_bucket` is the bucket the router took from the Host header, which SigV2
     /// signs.
