@@ -220,7 +220,7 @@ fn core_shared(
     Ok(CoreShared {
         engine: Arc::new(engine),
         credentials: Arc::new(Credentials::new(keys)),
-        policy: Policy::new([config.region.clone()]),
+        policy: Policy::new(config.regions.iter().cloned()),
         router: RouterConfig::new(&config.domains),
         server_config: Arc::new(ServerConfig {
             limits: config.limits,
