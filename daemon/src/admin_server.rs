@@ -68,11 +68,6 @@ pub fn spawn_admin_server(
 }
 
 impl AdminServer {
-    /// The socket's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Stops serving (after the connection in progress) and removes the socket file.
     pub fn stop(mut self) {
         self.shut_down();

@@ -92,8 +92,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILTER", env = "CAIRN_LOG")]
     pub log_level: Option<String>,
 
-    /// The region clients sign requests for. [default: us-east-1]
-    #[arg(long, value_name = "REGION", env = "CAIRN_REGION")]
+    /// The regions clients sign requests for and create buckets in, comma-separated; the
+    /// first is the default (buckets created without a LocationConstraint go there).
+    /// [default: us-east-1]
+    #[arg(long, value_name = "REGION[,REGION...]", env = "CAIRN_REGION")]
     pub region: Option<String>,
 
     /// Seconds a drain waits for in-flight requests before closing them. [default: 30]

@@ -26,8 +26,11 @@ pub struct FileConfig {
     pub cores: Option<CoresValue>,
     pub require_tls: Option<bool>,
     pub allow_plain_http: Option<bool>,
-    /// The region clients sign for (S3's default: us-east-1).
+    /// One region clients sign for (S3's default: us-east-1); the same as `regions` with one
+    /// element.
     pub region: Option<String>,
+    /// The regions clients may sign for and create buckets in; the first is the default.
+    pub regions: Option<Vec<String>>,
     /// Published endpoint domains: `bucket.<domain>` is virtual-hosted style, and other hosts
     /// are refused when the list is non-empty.
     pub domains: Option<Vec<String>>,
@@ -105,7 +108,9 @@ pub struct Config {
     pub max_connections_per_core: usize,
     pub timeouts: cairn_http::server::Timeouts,
     pub drain_timeout: Duration,
-    pub region: String,
+    /// The regions clients may sign for and create buckets in, each once; the first is the
+    /// default (where a bucket created without a LocationConstraint goes).
+    pub regions: Vec<String>,
     pub domains: Vec<String>,
     pub auth: AuthConfig,
     /// The admin API's Unix socket.
@@ -161,25 +166,14 @@ impl Config {
             .max_connections_per_core
             .unwrap_or(defaults.max_connections_per_core)
             .max(1);
-        let region = args
-            .region
-            .or(file.region)
-            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        if region.is_empty()
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(StartupError::Config(format!(
-                "invalid region {region:?}: use lower-case letters, digits and '-', e.g. us-east-1"
-            )));
-        }
+        let regions = resolve_regions(args.region, file.region, file.regions)?;
         let auth = resolve_auth(file.auth)?;
-        let admin_socket = file
-            .admin_socket
+        let admin_socket = std::env::var_os("CAIRN_ADMIN_SOCKET")
+            .map(PathBuf::from)
+            .or(file.admin_socket)
             .unwrap_or_else(|| data_dir.join(ADMIN_SOCKET_FILE));
         Ok(Config {
-            region,
+            regions,
             domains: file.domains.unwrap_or_default(),
             auth,
             admin_socket,
@@ -252,6 +246,56 @@ fn resolve_timeouts(
         idle: secs(file.idle_secs, defaults.timeouts.idle, "idle_secs")?,
         body: secs(file.body_secs, defaults.timeouts.body, "body_secs")?,
     })
+}
+
+/// The region list: `--region`/`CAIRN_REGION` (comma-separated) over the file's `region` or
+/// `regions` (not both), else us-east-1; checked.
+fn resolve_regions(
+    flag: Option<String>,
+    file_region: Option<String>,
+    file_regions: Option<Vec<String>>,
+) -> Result<Vec<String>, StartupError> {
+    let from_file = match (file_region, file_regions) {
+        (Some(_), Some(_)) => {
+            return Err(StartupError::Config(
+                "set either region or regions in the config file, not both".into(),
+            ))
+        }
+        (Some(region), None) => Some(vec![region]),
+        (None, regions) => regions,
+    };
+    let regions = match flag {
+        Some(list) => list.split(',').map(|r| r.trim().to_owned()).collect(),
+        None => from_file.unwrap_or_else(|| vec![DEFAULT_REGION.to_owned()]),
+    };
+    check_regions(&regions)?;
+    Ok(regions)
+}
+
+/// At least one region; each of lower-case letters, digits and '-', and named once.
+fn check_regions(regions: &[String]) -> Result<(), StartupError> {
+    if regions.is_empty() {
+        return Err(StartupError::Config(
+            "regions must name at least one region".into(),
+        ));
+    }
+    for (i, region) in regions.iter().enumerate() {
+        let valid = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(StartupError::Config(format!(
+                "invalid region {region:?}: use lower-case letters, digits and '-', e.g. us-east-1"
+            )));
+        }
+        if regions[..i].contains(region) {
+            return Err(StartupError::Config(format!(
+                "region {region} is configured twice"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, StartupError> {
@@ -423,7 +467,7 @@ mod tests {
              [[auth.keys]]\naccess_key_id = \"AKIDBOB\"\nsecret_access_key = \"bob-secret\"\n",
         )
         .unwrap();
-        assert_eq!(config.region, "eu-west-3");
+        assert_eq!(config.regions, ["eu-west-3"]);
         assert_eq!(config.domains, ["s3.example.com"]);
         let keys = &config.auth.imported;
         assert_eq!(keys.len(), 2);
@@ -449,6 +493,73 @@ mod tests {
     }
 
     #[test]
+    fn region_lists() {
+        let dir = std::env::temp_dir().join(format!("cairn-regions-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cairn.toml");
+        let resolve = |text: &str, flag: Option<&str>| {
+            std::fs::write(&file, text).unwrap();
+            Config::resolve(ServeArgs {
+                config: Some(file.clone()),
+                region: flag.map(str::to_owned),
+                ..ServeArgs::default()
+            })
+        };
+        let regions = |text: &str, flag: Option<&str>| resolve(text, flag).unwrap().regions;
+        assert_eq!(regions("", None), [DEFAULT_REGION]);
+        assert_eq!(
+            regions(
+                "regions = [\"ap-southeast-1-bkk\", \"ap-southeast-1-sg\"]\n",
+                None
+            ),
+            ["ap-southeast-1-bkk", "ap-southeast-1-sg"]
+        );
+        assert_eq!(regions("region = \"eu-west-3\"\n", None), ["eu-west-3"]);
+        // The flag (and CAIRN_REGION) is a comma-separated list that wins over the file.
+        assert_eq!(
+            regions(
+                "region = \"eu-west-3\"\n",
+                Some("ap-southeast-1-bkk, ap-southeast-1-sg")
+            ),
+            ["ap-southeast-1-bkk", "ap-southeast-1-sg"]
+        );
+        assert_eq!(regions("", Some("us-west-2")), ["us-west-2"]);
+
+        let both = resolve("region = \"a\"\nregions = [\"b\"]\n", None).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let twice = resolve("regions = [\"a-1\", \"b-1\", \"a-1\"]\n", None).unwrap_err();
+        assert!(
+            twice.to_string().contains("a-1 is configured twice"),
+            "{twice}"
+        );
+        for (text, flag) in [
+            ("regions = []\n", None),
+            ("regions = [\"\"]\n", None),
+            ("regions = [\"us-east-1\", \"EU\"]\n", None),
+            ("region = \"a,b\"\n", None),
+            ("", Some("")),
+            ("", Some("a,,b")),
+            ("", Some("a,")),
+            ("", Some("a,a")),
+            ("", Some("us east 1")),
+        ] {
+            assert!(resolve(text, flag).is_err(), "{text:?} {flag:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_region_flag_is_one_value() {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["cairnd", "serve", "--region", "a-1,b-2"]).unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.region.as_deref(), Some("a-1,b-2"));
+    }
+
+    #[test]
     fn example_config_is_valid_and_complete() {
         let example: FileConfig = toml::from_str(include_str!("../../systemd/cairn.toml")).unwrap();
         assert_eq!(example.listen.as_deref(), Some(DEFAULT_LISTEN));
@@ -456,6 +567,7 @@ mod tests {
         assert!(example.log.level.is_some());
         assert_eq!(example.auth.mode.as_deref(), Some("keys"));
         assert!(example.admin_socket.is_some() && example.auth.key_id_prefix.is_some());
+        assert_eq!(example.regions, Some(vec![DEFAULT_REGION.to_owned()]));
     }
 
     #[test]

@@ -2,12 +2,7 @@
 
 mod admin_cli;
 mod admin_client;
-// Started by run.rs (`spawn_admin_server(&config.admin_socket, iam, engine)`), which is being
-// rewritten apart from this change; until it calls it, only the tests do.
-#[allow(dead_code)]
 mod admin_server;
-// `mode`, `last_used_interval` and `anonymous_on_any_address` are for run.rs's rewrite too.
-#[allow(dead_code)]
 mod auth_config;
 mod cli;
 mod config;

@@ -275,7 +275,7 @@ fn core_shared(
         iam,
         auth,
         last_used_interval: config.auth.last_used_interval,
-        policy: Policy::new([config.region.clone()]),
+        policy: Policy::new(config.regions.iter().cloned()),
         router: RouterConfig::new(&config.domains),
         server_config: Arc::new(ServerConfig {
             limits: config.limits,

@@ -206,18 +206,16 @@ impl Authenticator {
         }
     }
 
-    pub fn region(&self) -> &str {
-        self.policy
-            .regions
-            .first()
-            .map_or("us-east-1", |r| r.as_str())
-    }
-
     /// Reports this core's keys' last uses to the key store (call periodically).
     pub fn report_last_used(&self) {
         if let Some(keys) = &self.keys {
             keys.report();
         }
+    }
+
+    /// Every region accepted in a credential scope, the default first.
+    pub fn regions(&self) -> &[String] {
+        &self.policy.regions
     }
 
     /// Authenticates a head (never the body: that is the returned verifier's job).

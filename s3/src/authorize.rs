@@ -126,6 +126,7 @@ mod tests {
             owner: owner.to_owned(),
             created_ms: 1,
             id: owner.len() as u64,
+            region: None,
         })
     }
 

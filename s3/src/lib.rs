@@ -22,6 +22,7 @@ mod ops_list;
 mod ops_multipart;
 mod ops_object;
 pub mod query;
+mod region;
 pub mod request_id;
 pub mod router;
 mod upload;
@@ -211,8 +212,8 @@ impl S3Service {
     ) -> Result<Response, S3Error> {
         match op {
             BucketOp::DeleteBucket => self.delete_bucket(bucket).await,
-            BucketOp::HeadBucket => Ok(self.head_bucket()),
-            BucketOp::GetBucketLocation => Ok(self.get_bucket_location()),
+            BucketOp::HeadBucket => Ok(self.head_bucket(bucket)),
+            BucketOp::GetBucketLocation => Ok(self.get_bucket_location(bucket)),
             BucketOp::GetBucketVersioning => Ok(ops_bucket::get_bucket_versioning()),
             BucketOp::GetBucketAcl => self.get_acl(c, bucket, None).await,
             BucketOp::PutBucketAcl => self.put_acl(c, bucket, None).await,

@@ -8,6 +8,7 @@ use crate::authorize::lists;
 use crate::body::{read_all, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::headers::iso8601_ms;
+use crate::region::{location_constraint_document, Regions};
 use crate::xml::{empty_document, parse_root, XmlLimits, XmlWriter};
 use crate::{xml_response, Call, S3Service};
 
@@ -27,6 +28,7 @@ impl S3Service {
     /// ListBuckets: the buckets the identity may read.
     pub(crate) async fn list_buckets(&self, c: &mut Call<'_, '_>) -> Result<Response, S3Error> {
         let buckets = self.store.list_buckets().await?;
+        let regions = Regions::new(self.auth.regions());
         let mut w = XmlWriter::new("ListAllMyBucketsResult");
         S3Service::write_owner(&mut w, "Owner", &c.identity);
         w.open("Buckets");
@@ -34,13 +36,14 @@ impl S3Service {
             w.open("Bucket")
                 .elem("Name", &b.name)
                 .elem("CreationDate", &iso8601_ms(b.created_ms))
-                .elem("BucketRegion", self.auth.region())
+                .elem("BucketRegion", regions.of(b))
                 .close("Bucket");
         }
         w.close("Buckets");
         Ok(xml_response(w.finish("ListAllMyBucketsResult")))
     }
 
+    /// CreateBucket, in the region its `LocationConstraint` names (the default without one).
     pub(crate) async fn create_bucket(
         &self,
         c: &mut Call<'_, '_>,
@@ -48,20 +51,16 @@ impl S3Service {
     ) -> Result<Response, S3Error> {
         let payload = c.payload()?;
         let (body, _) = read_all(c.body, payload, MAX_XML_BODY).await?;
-        if !body.iter().all(u8::is_ascii_whitespace) {
+        let regions = Regions::new(self.auth.regions());
+        let region = if body.iter().all(u8::is_ascii_whitespace) {
+            regions.default_region()
+        } else {
             let config = parse_root(&body, "CreateBucketConfiguration", CREATE_BUCKET_LIMITS)?;
-            let constraint = config.child_text("LocationConstraint").unwrap_or("").trim();
-            let region = self.auth.region();
-            // AWS's us-east-1 is the empty constraint; a constraint naming it is accepted too.
-            if !(constraint.is_empty() || constraint == region) {
-                return Err(S3Error::code(S3ErrorCode::InvalidLocationConstraint).with_message(
-                    format!(
-                        "The {constraint} location constraint is incompatible for the region specific endpoint this request was sent to ({region})."
-                    ),
-                ));
-            }
-        }
-        self.store.create_bucket(bucket, c.identity.user_id).await?;
+            regions.place(config.child_text("LocationConstraint").unwrap_or("").trim())?
+        };
+        self.store
+            .create_bucket(bucket, c.identity.user_id, region)
+            .await?;
         Ok(Response::new(200).header("Location", format!("/{bucket}")))
     }
 
@@ -70,23 +69,18 @@ impl S3Service {
         Ok(Response::new(204))
     }
 
-    pub(crate) fn head_bucket(&self) -> Response {
+    /// HeadBucket: the bucket's region in `x-amz-bucket-region`.
+    pub(crate) fn head_bucket(&self, bucket: &BucketInfo) -> Response {
+        let region = Regions::new(self.auth.regions()).of(bucket);
         Response::new(200)
-            .header("x-amz-bucket-region", self.auth.region().to_owned())
+            .header("x-amz-bucket-region", region.to_owned())
             .head_of(0)
     }
 
-    pub(crate) fn get_bucket_location(&self) -> Response {
-        let region = self.auth.region();
-        // AWS answers us-east-1 as the empty constraint.
-        let body = if region == "us-east-1" {
-            empty_document("LocationConstraint")
-        } else {
-            let mut w = XmlWriter::new("LocationConstraint");
-            w.raw(&quick_xml::escape::escape(region));
-            w.finish("LocationConstraint")
-        };
-        xml_response(body)
+    /// GetBucketLocation: the region the bucket was created in.
+    pub(crate) fn get_bucket_location(&self, bucket: &BucketInfo) -> Response {
+        let region = Regions::new(self.auth.regions()).of(bucket);
+        xml_response(location_constraint_document(region))
     }
 
     /// GetBucketAcl and GetObjectAcl: the owner with FULL_CONTROL (Cairn has no ACLs).

@@ -71,6 +71,9 @@ pub struct BucketInfo {
     pub owner: String,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_ms: u64,
+    /// The region the bucket was created in; `None` for a bucket created before buckets
+    /// recorded their region.
+    pub region: Option<String>,
 }
 
 impl BucketInfo {
@@ -80,6 +83,7 @@ impl BucketInfo {
             id: b.id,
             owner: b.owner,
             created_ms: b.created_ms,
+            region: b.region,
         }
     }
 }
@@ -168,8 +172,9 @@ impl CoreStore {
         }
     }
 
-    /// Creates a bucket owned by `owner`.
-    pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<()> {
+    /// Creates a bucket owned by `owner` in `region` (a label the storage keeps and reports,
+    /// never interprets).
+    pub async fn create_bucket(&self, name: &str, owner: &str, region: &str) -> Result<()> {
         validate_bucket_name(name)?;
         self.shared().health.check()?;
         self.call(
@@ -177,6 +182,7 @@ impl CoreStore {
             Op::CreateBucket(CreateBucket {
                 name: name.to_owned(),
                 owner: owner.to_owned(),
+                region: region.to_owned(),
                 now_ms: now_ms(),
                 shards: self.shared().config.shards_per_bucket,
             }),
@@ -234,7 +240,7 @@ impl CoreStore {
         }
     }
 
-    /// A bucket's id, owner and creation time.
+    /// A bucket's id, owner, creation time and region.
     ///
     /// Answers only with durable state: it waits for in-flight flushes it may have read.
     pub async fn head_bucket(&self, bucket: impl Into<BucketRef<'_>>) -> Result<BucketInfo> {
@@ -243,7 +249,7 @@ impl CoreStore {
         result
     }
 
-    /// A bucket's id, owner and creation time as this core reads them now, without waiting
+    /// A bucket's id, owner, creation time and region as this core reads them now, without waiting
     /// for in-flight flushes: for permission checks on every request (an owner never changes
     /// while the bucket exists, and a bucket whose creation is still flushing is known to no
     /// client). Pass the result on as a [`BucketRef`] so that the operation acts on this
@@ -254,7 +260,7 @@ impl CoreStore {
         Ok(BucketInfo::new(bucket.name(), b))
     }
 
-    /// A bucket's id, owner and creation time.
+    /// A bucket's id, owner, creation time and region.
     async fn head_bucket_now(&self, bucket: BucketRef<'_>) -> Result<BucketInfo> {
         let b = self.bucket_record(bucket)?;
         Ok(BucketInfo::new(bucket.name(), b))

@@ -40,6 +40,7 @@ pub(crate) enum Op {
 pub(crate) struct CreateBucket {
     pub(crate) name: String,
     pub(crate) owner: String,
+    pub(crate) region: String,
     pub(crate) now_ms: u64,
     pub(crate) shards: u16,
 }

@@ -56,6 +56,9 @@ pub struct BucketRecord {
     pub created_ms: u64,
     pub shards: u16,
     pub state: BucketState,
+    /// The region the bucket was created in; `None` for a bucket recorded before buckets
+    /// had regions (the S3 layer answers the default region for it).
+    pub region: Option<String>,
 }
 
 /// Where one blob lives: the core directory that wrote it and its unique id.
@@ -364,6 +367,9 @@ impl BucketRecord {
             BucketState::Active => 0,
             BucketState::Deleting => 1,
         });
+        // Last, so that a record written before buckets had regions (which ends here) still
+        // decodes, and an older reader ignores the field.
+        e.opt(&self.region);
         e.0
     }
     pub fn decode(b: &[u8]) -> Result<BucketRecord> {
@@ -378,6 +384,7 @@ impl BucketRecord {
                 1 => BucketState::Deleting,
                 _ => return Err(CORRUPT),
             },
+            region: if d.0.is_empty() { None } else { d.opt()? },
         })
     }
 }
@@ -597,8 +604,14 @@ mod tests {
             created_ms: 7,
             shards: 16,
             state: BucketState::Deleting,
+            region: Some("ap-southeast-1-sg".into()),
         };
         assert_eq!(BucketRecord::decode(&bucket.encode()).unwrap(), bucket);
+        let unplaced = BucketRecord {
+            region: None,
+            ..bucket
+        };
+        assert_eq!(BucketRecord::decode(&unplaced.encode()).unwrap(), unplaced);
         let part = PartRecord {
             md5: [7; 16],
             last_modified_ms: 1,
@@ -615,6 +628,42 @@ mod tests {
             meta,
         };
         assert_eq!(UploadRecord::decode(&up.encode()).unwrap(), up);
+    }
+
+    #[test]
+    fn a_bucket_record_without_a_region_still_decodes() {
+        // The bytes a bucket record had before the region field: version 1, id 3, owner
+        // "me", created 7, 16 shards, Active.
+        let mut old = vec![VERSION];
+        old.extend_from_slice(&3u64.to_le_bytes());
+        old.extend_from_slice(&2u32.to_le_bytes());
+        old.extend_from_slice(b"me");
+        old.extend_from_slice(&7u64.to_le_bytes());
+        old.extend_from_slice(&16u16.to_le_bytes());
+        old.push(0);
+        let record = BucketRecord::decode(&old).unwrap();
+        assert_eq!(
+            record,
+            BucketRecord {
+                id: 3,
+                owner: "me".into(),
+                created_ms: 7,
+                shards: 16,
+                state: BucketState::Active,
+                region: None,
+            }
+        );
+        // A record with a region begins with exactly those bytes.
+        let placed = BucketRecord {
+            region: Some("us-east-1".into()),
+            ..record
+        };
+        assert!(placed.encode().starts_with(&old));
+        // A region cut short is corrupt, not absent.
+        let enc = placed.encode();
+        for cut in old.len() + 1..enc.len() {
+            assert!(BucketRecord::decode(&enc[..cut]).is_err(), "{cut}");
+        }
     }
 
     #[test]

@@ -163,6 +163,7 @@ fn create_bucket(store: &CoreStore, op: CreateBucket) -> Result<Applied> {
         created_ms: op.now_ms,
         shards: op.shards,
         state: BucketState::Active,
+        region: Some(op.region),
     };
     meta.apply(vec![(bucket_key(&op.name), Some(record.encode()))])?;
     durable(Reply::Done, Vec::new())

@@ -115,10 +115,10 @@ struct Recreated {
 /// Creates `bkt` for alice and takes its info (as the S3 layer does when it decides access),
 /// deletes it, then creates `bkt` again for bob, with an object `k` and an upload on `up`.
 async fn recreate(s: &CoreStore) -> Recreated {
-    s.create_bucket(BUCKET, "alice").await.unwrap();
+    s.create_bucket(BUCKET, "alice", "us-east-1").await.unwrap();
     let old = s.peek_bucket(BUCKET).unwrap();
     s.delete_bucket(BUCKET).await.unwrap();
-    s.create_bucket(BUCKET, "bob").await.unwrap();
+    s.create_bucket(BUCKET, "bob", "us-east-1").await.unwrap();
     let new = s.peek_bucket(BUCKET).unwrap();
     assert_eq!(new.owner, "bob");
     assert_ne!(new.id, old.id, "a re-created bucket has another id");
@@ -145,6 +145,7 @@ fn references_convert_from_names_and_infos() {
         id: 7,
         owner: "me".into(),
         created_ms: 1,
+        region: None,
     };
     assert!(matches!(
         BucketRef::from(&info),
@@ -157,7 +158,7 @@ fn references_convert_from_names_and_infos() {
 #[test]
 fn a_bound_reference_reaches_its_live_bucket() {
     with_engine(|s, _| async move {
-        s.create_bucket(BUCKET, "alice").await.unwrap();
+        s.create_bucket(BUCKET, "alice", "us-east-1").await.unwrap();
         let info = s.peek_bucket(BUCKET).unwrap();
         let b = BucketRef::from(&info);
         assert_eq!(s.head_bucket(b).await.unwrap(), info);
@@ -283,7 +284,7 @@ fn a_write_begun_through_a_bound_reference_fails_once_its_bucket_is_replaced() {
     // while their bodies stream in (a bucket is empty until a write commits). The key's owner
     // core checks the bound id at commit.
     with_engine(|s, dir| async move {
-        s.create_bucket(BUCKET, "alice").await.unwrap();
+        s.create_bucket(BUCKET, "alice", "us-east-1").await.unwrap();
         let old = s.peek_bucket(BUCKET).unwrap();
         let mut small = s
             .put_object(&old, "k", PutOptions::default())
@@ -296,7 +297,7 @@ fn a_write_begun_through_a_bound_reference_fails_once_its_bucket_is_replaced() {
             .unwrap();
         big.write(&vec![7u8; 100_000]).await.unwrap();
         s.delete_bucket(BUCKET).await.unwrap();
-        s.create_bucket(BUCKET, "bob").await.unwrap();
+        s.create_bucket(BUCKET, "bob", "us-east-1").await.unwrap();
         let before = contents(&s).await;
         assert_no_such_bucket(small.commit().await);
         assert_no_such_bucket(big.commit().await);
@@ -387,12 +388,12 @@ fn stale_multipart_operations_fail_and_change_nothing() {
 #[test]
 fn a_stale_delete_never_deletes_the_new_bucket() {
     with_engine(|s, _| async move {
-        s.create_bucket(BUCKET, "alice").await.unwrap();
+        s.create_bucket(BUCKET, "alice", "us-east-1").await.unwrap();
         let old = s.peek_bucket(BUCKET).unwrap();
         s.delete_bucket(BUCKET).await.unwrap();
         // Gone, and no bucket has the name.
         assert_no_such_bucket(s.delete_bucket(&old).await);
-        s.create_bucket(BUCKET, "bob").await.unwrap();
+        s.create_bucket(BUCKET, "bob", "us-east-1").await.unwrap();
         // The new bucket is empty: only the binding keeps it from being deleted.
         let before = contents(&s).await;
         assert!(before.objects.is_empty() && before.uploads.is_empty());

@@ -54,7 +54,7 @@ fn writes_fail_cleanly_when_the_disk_is_full_and_recover() {
     let engine = Engine::open(config).unwrap();
     let d = dir.clone();
     run(&engine, move |s| async move {
-        s.create_bucket("full", "me").await.unwrap();
+        s.create_bucket("full", "me", "us-east-1").await.unwrap();
         let small = b"small object, stored inline".to_vec();
         put_simple(&s, "full", "small", &small).await;
         let one: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();

@@ -80,7 +80,7 @@ fn readers_do_not_see_a_write_before_it_is_durable() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, Controls { hold, held, .. }) = open(dir.path());
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         put_simple(&s, "bkt", "k", b"old").await;
         hold.store(true, Ordering::SeqCst);
         let writer = glommio::spawn_local({
@@ -130,7 +130,7 @@ fn a_failed_flush_poisons_the_engine_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, Controls { fail, .. }) = open(dir.path());
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         put_simple(&s, "bkt", "before", b"kept").await;
         fail.store(true, Ordering::SeqCst);
         let err = put(&s, "bkt", "k", &[1u8; 100_000], PutOptions::default())

@@ -14,30 +14,39 @@ fn buckets_lifecycle() {
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     run(&engine, |s| async move {
         assert!(matches!(
-            s.create_bucket("Bad_Name", "me").await,
+            s.create_bucket("Bad_Name", "me", "us-east-1").await,
             Err(Error::InvalidBucketName(_))
         ));
-        s.create_bucket("alpha", "me").await.unwrap();
-        s.create_bucket("beta", "me").await.unwrap();
+        s.create_bucket("alpha", "me", "us-east-1").await.unwrap();
+        s.create_bucket("beta", "me", "ap-southeast-1-sg")
+            .await
+            .unwrap();
         assert!(matches!(
-            s.create_bucket("alpha", "me").await,
+            s.create_bucket("alpha", "me", "us-east-1").await,
             Err(Error::BucketAlreadyOwnedByYou)
         ));
         assert!(matches!(
-            s.create_bucket("alpha", "you").await,
+            s.create_bucket("alpha", "you", "us-east-1").await,
             Err(Error::BucketAlreadyExists)
         ));
         let info = s.head_bucket("alpha").await.unwrap();
         assert_eq!(info.owner, "me");
         assert!(info.created_ms > 0);
-        let names: Vec<String> = s
+        assert_eq!(info.region.as_deref(), Some("us-east-1"));
+        let listed: Vec<(String, Option<String>)> = s
             .list_buckets()
             .await
             .unwrap()
             .into_iter()
-            .map(|b| b.name)
+            .map(|b| (b.name, b.region))
             .collect();
-        assert_eq!(names, ["alpha", "beta"]);
+        assert_eq!(
+            listed,
+            [
+                ("alpha".to_owned(), Some("us-east-1".to_owned())),
+                ("beta".to_owned(), Some("ap-southeast-1-sg".to_owned()))
+            ]
+        );
         put_simple(&s, "alpha", "k", b"v").await;
         assert!(matches!(
             s.delete_bucket("alpha").await,
@@ -70,7 +79,7 @@ fn buckets_lifecycle() {
             Err(Error::NoSuchBucket)
         ));
         // Recreating gives an empty bucket.
-        s.create_bucket("alpha", "me").await.unwrap();
+        s.create_bucket("alpha", "me", "us-east-1").await.unwrap();
         assert!(matches!(
             s.head_object("alpha", "k").await,
             Err(Error::NoSuchKey)
@@ -84,7 +93,7 @@ fn objects_inline_and_blob_with_ranges_and_metadata() {
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     let d = dir.path().to_path_buf();
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let small = b"hello world".to_vec();
         // Past 4 MiB, so the writer's 64 KiB, 256 KiB and 1 MiB buffers (and an unaligned
         // tail) are all in it.
@@ -228,7 +237,7 @@ fn conditional_writes() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     run(&engine, |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let if_absent = || PutOptions {
             condition: WriteCondition::IfAbsent,
             ..PutOptions::default()
@@ -287,7 +296,7 @@ fn multipart_uploads() {
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     let d = dir.path().to_path_buf();
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let meta = meta_with(&[("a", "b")]);
         let up = s
             .create_multipart_upload("bkt", "obj", meta.clone())
@@ -430,7 +439,7 @@ fn listing_with_delimiters_and_pages() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     run(&engine, |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let keys = [
             "a",
             "a/1",
@@ -510,7 +519,9 @@ fn restart_keeps_data_and_recovery_removes_orphans() {
         let engine = Engine::open(config(dir.path(), 2)).unwrap();
         let b = big.clone();
         run(&engine, move |s| async move {
-            s.create_bucket("bkt", "me").await.unwrap();
+            s.create_bucket("bkt", "me", "ap-southeast-1-bkk")
+                .await
+                .unwrap();
             put_simple(&s, "bkt", "big", &b).await;
             put_simple(&s, "bkt", "small", b"small").await;
         });
@@ -530,6 +541,8 @@ fn restart_keeps_data_and_recovery_removes_orphans() {
         (1, 1, 0, 1)
     );
     run(&engine, move |s| async move {
+        let info = s.head_bucket("bkt").await.unwrap();
+        assert_eq!(info.region.as_deref(), Some("ap-southeast-1-bkk"));
         assert_same(
             &read_all(&s, "bkt", "big").await.unwrap(),
             &big,
@@ -550,7 +563,7 @@ fn bucket_delete_racing_puts_never_loses_an_acknowledged_object() {
     run(&engine, |s| async move {
         for round in 0..30 {
             let bucket = format!("race-{round}");
-            s.create_bucket(&bucket, "me").await.unwrap();
+            s.create_bucket(&bucket, "me", "us-east-1").await.unwrap();
             let mut puts = Vec::new();
             for i in 0..8 {
                 let s = s.clone();
@@ -612,7 +625,7 @@ fn requested_checksums_are_computed_inline_and_verified() {
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     let d = dir.path().to_path_buf();
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let body: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let sum: u64 = body.iter().map(|&b| u64::from(b)).sum();
         let opts = |expected: Option<String>| PutOptions {
@@ -649,7 +662,7 @@ fn buffered_io_mode_writes_and_reads_blobs() {
     c.direct_io = false;
     let engine = Engine::open(c).unwrap();
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let big: Vec<u8> = (0..1_234_567u32).map(|i| (i % 251) as u8).collect();
         assert_eq!(put_simple(&s, "bkt", "big", &big).await, md5_hex(&big));
         assert_same(
@@ -703,7 +716,9 @@ fn configuration_and_attach_are_checked() {
             s.engine().attach(1).await,
             Err(Error::InvalidArgument(_))
         ));
-        s.create_bucket("one-core", "me").await.unwrap();
+        s.create_bucket("one-core", "me", "us-east-1")
+            .await
+            .unwrap();
         put_simple(&s, "one-core", "k", &[5u8; 70_000]).await;
         assert_eq!(
             read_all(&s, "one-core", "k").await.unwrap(),
@@ -719,7 +734,7 @@ fn parts_take_content_md5_and_checksums() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(config(dir.path(), 2)).unwrap();
     run(&engine, move |s| async move {
-        s.create_bucket("bkt", "me").await.unwrap();
+        s.create_bucket("bkt", "me", "us-east-1").await.unwrap();
         let up = s
             .create_multipart_upload("bkt", "mp", ObjectMeta::default())
             .await

@@ -237,7 +237,7 @@ async fn apply(s: &CoreStore, m: &mut Model, op: &Op) -> (Outcome, Outcome) {
     match op {
         Op::Restart => unreachable!("handled by the driver"),
         Op::CreateBucket(b) => {
-            let got = s.create_bucket(BUCKETS[*b], "me").await;
+            let got = s.create_bucket(BUCKETS[*b], "me", "us-east-1").await;
             let want = if m.buckets.contains_key(b) {
                 Err("BucketAlreadyOwnedByYou".to_string())
             } else {

@@ -38,7 +38,11 @@ impl Ctx {
     /// Creates the `bench` bucket (core 0) and waits for every core.
     pub async fn bucket(&self) {
         if self.core == 0 {
-            match self.store.create_bucket("bench", "bench").await {
+            match self
+                .store
+                .create_bucket("bench", "bench", "us-east-1")
+                .await
+            {
                 Ok(()) | Err(Error::BucketAlreadyOwnedByYou) => {}
                 Err(e) => panic!("create bucket: {e}"),
             }

@@ -126,7 +126,7 @@ fn main() {
                 let core = next.fetch_add(1, Ordering::SeqCst);
                 let store = engine.attach(core).await.expect("attach");
                 if core == 0 {
-                    match store.create_bucket(BUCKET, "crash").await {
+                    match store.create_bucket(BUCKET, "crash", "us-east-1").await {
                         Ok(()) | Err(cairn_storage::Error::BucketAlreadyOwnedByYou) => {}
                         Err(e) => panic!("create bucket: {e}"),
                     }

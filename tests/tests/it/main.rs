@@ -13,6 +13,7 @@ mod multipart;
 mod objects;
 mod presigned;
 mod raw_http;
+mod regions;
 mod s3_errors;
 mod s3_errors_bodies;
 mod sdk;

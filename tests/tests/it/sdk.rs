@@ -133,6 +133,18 @@ impl S3 {
         )
     }
 
+    /// Another client of the same daemon (the harness's key, default checksums) that signs
+    /// for `region`.
+    pub fn client_in(&self, region: &str) -> Client {
+        client_in_region(
+            &self.endpoint,
+            self.ca_pem.as_deref(),
+            Checksums::Default,
+            (ACCESS_KEY_ID, SECRET_ACCESS_KEY),
+            region,
+        )
+    }
+
     /// Creates a bucket and returns its name.
     pub async fn bucket(&self, name: &str) -> String {
         self.client
@@ -180,6 +192,17 @@ pub fn client(
     key_id: &str,
     secret: &str,
 ) -> Client {
+    client_in_region(endpoint, ca_pem, checksums, (key_id, secret), REGION)
+}
+
+/// An SDK client for `endpoint` (path-style) that signs for `region`.
+pub fn client_in_region(
+    endpoint: &str,
+    ca_pem: Option<&str>,
+    checksums: Checksums,
+    (key_id, secret): (&str, &str),
+    region: &str,
+) -> Client {
     let mut trust = TrustStore::empty().with_native_roots(false);
     if let Some(pem) = ca_pem {
         trust = trust.with_pem_certificate(pem.as_bytes());
@@ -205,7 +228,7 @@ pub fn client(
     };
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .force_path_style(true)
         .credentials_provider(Credentials::new(key_id, secret, None, None, "cairn-tests"))
